@@ -1,0 +1,3 @@
+"""paydue: invoice payment collection platform."""
+
+__version__ = "0.1.0"
