@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_UNNECESSARY, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from babel.numbers import get_currency_precision, is_currency
@@ -78,11 +78,8 @@ def parse_decimal(text: str, currency: str) -> int:
         raise MoneyError(f"{text!r} is not a decimal amount such as 123.45") from None
     if not value.is_finite():
         raise MoneyError(f"{text!r} is not a decimal amount such as 123.45")
-    try:
-        minor = value.scaleb(exp).to_integral_value(rounding=ROUND_UNNECESSARY)
-    except InvalidOperation:
-        raise MoneyError(f"{text!r} has more than {exp} decimal places for {currency}") from None
-    if minor != value.scaleb(exp):
+    minor = value.scaleb(exp)
+    if minor != minor.to_integral_value():
         raise MoneyError(f"{text!r} has more than {exp} decimal places for {currency}")
     return int(minor)
 
