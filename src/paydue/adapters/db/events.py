@@ -1,0 +1,107 @@
+"""The event log: append-only, numbered per issuer without gaps, and the fan-out of each event
+into webhook delivery jobs, written in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from paydue.adapters.db.bulk import insert_rows
+from paydue.adapters.db.issuers import IssuerRepository
+from paydue.adapters.db.records import StoredEvent
+from paydue.adapters.db.tables import events, jobs, webhook_endpoints
+from paydue.domain.events import Event, subscribed
+from paydue.services.ids import new_id
+
+WEBHOOK_DELIVERY = "webhook.deliver"
+
+
+def _event(row: Any) -> StoredEvent:
+    return StoredEvent(
+        seq=row.seq,
+        id=row.id,
+        type=row.type,
+        subject_id=row.subject_id,
+        data=dict(row.data),
+        created_at=row.created_at,
+    )
+
+
+class EventLog:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def append(self, issuer_id: str, pending: Sequence[Event], now: datetime) -> list[StoredEvent]:
+        """Write ``pending`` with the issuer's next sequence numbers, and one delivery job per
+        subscribed, enabled webhook endpoint and event."""
+        if not pending:
+            return []
+        first = IssuerRepository(self.conn).reserve(issuer_id, "event_seq", len(pending))
+        stored = [
+            StoredEvent(
+                seq=first + i,
+                id=new_id("evt"),
+                type=e.type,
+                subject_id=e.subject_id,
+                data=dict(e.data),
+                created_at=now,
+            )
+            for i, e in enumerate(pending)
+        ]
+        insert_rows(
+            self.conn,
+            events,
+            [
+                {
+                    "issuer_id": issuer_id,
+                    "seq": e.seq,
+                    "id": e.id,
+                    "type": e.type,
+                    "subject_id": e.subject_id,
+                    "data": e.data,
+                    "created_at": now,
+                }
+                for e in stored
+            ],
+        )
+        endpoints = self.conn.execute(
+            sa.select(webhook_endpoints.c.id, webhook_endpoints.c.event_types).where(
+                webhook_endpoints.c.issuer_id == issuer_id, webhook_endpoints.c.enabled.is_(True)
+            )
+        ).all()
+        deliveries = [
+            {
+                "issuer_id": issuer_id,
+                "id": new_id("job"),
+                "kind": WEBHOOK_DELIVERY,
+                "status": "pending",
+                "run_at": now,
+                "attempts": 0,
+                "event_id": e.id,
+                "endpoint_id": ep.id,
+                "created_at": now,
+            }
+            for e in stored
+            for ep in endpoints
+            if subscribed(ep.event_types, e.type)
+        ]
+        insert_rows(self.conn, jobs, deliveries)
+        return stored
+
+    def feed(
+        self, issuer_id: str, *, after: int, limit: int, types: Sequence[str] | None = None
+    ) -> list[StoredEvent]:
+        stmt = sa.select(events).where(events.c.issuer_id == issuer_id, events.c.seq > after)
+        if types:
+            stmt = stmt.where(events.c.type.in_(list(types)))
+        rows = self.conn.execute(stmt.order_by(events.c.seq).limit(limit)).all()
+        return [_event(r) for r in rows]
+
+    def get(self, issuer_id: str, event_id: str) -> StoredEvent | None:
+        row = self.conn.execute(
+            sa.select(events).where(events.c.issuer_id == issuer_id, events.c.id == event_id)
+        ).first()
+        return _event(row) if row else None

@@ -1,0 +1,84 @@
+"""Stored ``Idempotency-Key`` requests and their responses, per issuer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from paydue.adapters.db.tables import idempotency_keys
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRequest:
+    request_hash: str
+    locked_until: datetime | None
+    response_status: int | None
+    response_body: bytes | None
+
+
+class IdempotencyRepository:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def try_lock(
+        self, issuer_id: str, key: str, request_hash: str, now: datetime, locked_until: datetime
+    ) -> StoredRequest | None:
+        """Claim ``key`` for a new request. None when claimed; else the stored request.
+
+        An in-flight claim whose lock expired (its request died) is taken over."""
+        dialect = self.conn.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        inserted = self.conn.execute(
+            insert(idempotency_keys)
+            .values(
+                issuer_id=issuer_id,
+                key=key,
+                request_hash=request_hash,
+                locked_until=locked_until,
+                created_at=now,
+            )
+            .on_conflict_do_nothing()
+        ).rowcount
+        if inserted == 1:
+            return None
+        takeover = self.conn.execute(
+            sa.update(idempotency_keys)
+            .where(
+                idempotency_keys.c.issuer_id == issuer_id,
+                idempotency_keys.c.key == key,
+                idempotency_keys.c.request_hash == request_hash,
+                idempotency_keys.c.response_status.is_(None),
+                idempotency_keys.c.locked_until < now,
+            )
+            .values(locked_until=locked_until)
+        ).rowcount
+        if takeover == 1:
+            return None
+        row = self.conn.execute(
+            sa.select(idempotency_keys).where(
+                idempotency_keys.c.issuer_id == issuer_id, idempotency_keys.c.key == key
+            )
+        ).one()
+        return StoredRequest(row.request_hash, row.locked_until, row.response_status, row.response_body)
+
+    def complete(self, issuer_id: str, key: str, status: int, body: bytes) -> None:
+        self.conn.execute(
+            sa.update(idempotency_keys)
+            .where(idempotency_keys.c.issuer_id == issuer_id, idempotency_keys.c.key == key)
+            .values(response_status=status, response_body=body, locked_until=None)
+        )
+
+    def release(self, issuer_id: str, key: str) -> None:
+        """Forget a claim whose request failed before any effect (a 4xx): it may be retried."""
+        self.conn.execute(
+            sa.delete(idempotency_keys).where(
+                idempotency_keys.c.issuer_id == issuer_id,
+                idempotency_keys.c.key == key,
+                idempotency_keys.c.response_status.is_(None),
+            )
+        )

@@ -1,0 +1,188 @@
+"""Invoices, their payers, credits and allocations. Every query is scoped by issuer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from paydue.adapters.db.bulk import insert_rows
+from paydue.adapters.db.records import Invoice, Payer
+from paydue.adapters.db.tables import allocations, credits, invoices, payers
+from paydue.domain.invoices import InvoiceStatus
+
+_SELECT = sa.select(
+    invoices,
+    payers.c.ref.label("payer_ref"),
+    payers.c.name.label("payer_name"),
+    payers.c.email.label("payer_email"),
+    payers.c.phone.label("payer_phone"),
+    payers.c.language.label("payer_language"),
+    payers.c.timezone.label("payer_timezone"),
+    payers.c.address.label("payer_address"),
+).join(
+    payers, sa.and_(payers.c.issuer_id == invoices.c.issuer_id, payers.c.id == invoices.c.payer_id)
+)
+
+
+def _invoice(row: Any) -> Invoice:
+    return Invoice(
+        issuer_id=row.issuer_id,
+        id=row.id,
+        number=row.number,
+        payer=Payer(
+            id=row.payer_id,
+            ref=row.payer_ref,
+            name=row.payer_name,
+            email=row.payer_email,
+            phone=row.payer_phone,
+            language=row.payer_language,
+            timezone=row.payer_timezone,
+            address=row.payer_address,
+        ),
+        amount=row.amount,
+        currency=row.currency,
+        amount_paid=row.amount_paid,
+        status=InvoiceStatus(row.status),
+        issue_date=row.issue_date,
+        due_date=row.due_date,
+        description=row.description,
+        reference=row.reference,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        cancelled_at=row.cancelled_at,
+    )
+
+
+class InvoiceRepository:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def upsert_payers(self, issuer_id: str, rows: Sequence[dict[str, Any]]) -> dict[str, str]:
+        """Insert or update payers by their ``ref``; returns ref → payer id."""
+        if not rows:
+            return {}
+        dialect = self.conn.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        stmt = insert(payers)
+        updatable = ("name", "email", "phone", "language", "timezone", "address", "updated_at")
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[payers.c.issuer_id, payers.c.ref],
+            set_={c: stmt.excluded[c] for c in updatable},
+        ).returning(payers.c.ref, payers.c.id)
+        result: dict[str, str] = {}
+        for start in range(0, len(rows), 1000):
+            chunk = rows[start : start + 1000]
+            for ref, payer_id in self.conn.execute(stmt, list(chunk)):
+                result[ref] = payer_id
+        return result
+
+    def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        insert_rows(self.conn, invoices, rows)
+
+    def existing_numbers(self, issuer_id: str, numbers: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(numbers), 1000):
+            chunk = list(numbers[start : start + 1000])
+            found.update(
+                self.conn.execute(
+                    sa.select(invoices.c.number).where(
+                        invoices.c.issuer_id == issuer_id, invoices.c.number.in_(chunk)
+                    )
+                ).scalars()
+            )
+        return found
+
+    def get(self, issuer_id: str, invoice_id: str, *, for_update: bool = False) -> Invoice | None:
+        stmt = _SELECT.where(invoices.c.issuer_id == issuer_id, invoices.c.id == invoice_id)
+        if for_update:
+            stmt = stmt.with_for_update(of=invoices)
+        row = self.conn.execute(stmt).first()
+        return _invoice(row) if row else None
+
+    def get_many(self, issuer_id: str, invoice_ids: Sequence[str]) -> list[Invoice]:
+        rows: list[Any] = []
+        for start in range(0, len(invoice_ids), 1000):
+            chunk = invoice_ids[start : start + 1000]
+            rows.extend(
+                self.conn.execute(
+                    _SELECT.where(invoices.c.issuer_id == issuer_id, invoices.c.id.in_(chunk))
+                )
+            )
+        by_id = {r.id: _invoice(r) for r in rows}
+        return [by_id[i] for i in invoice_ids if i in by_id]
+
+    def issuer_and_id_for_badge(self, badge_token_hash: str) -> tuple[str, str] | None:
+        row = self.conn.execute(
+            sa.select(invoices.c.issuer_id, invoices.c.id).where(
+                invoices.c.badge_token_hash == badge_token_hash
+            )
+        ).first()
+        return (row.issuer_id, row.id) if row else None
+
+    def search(
+        self,
+        issuer_id: str,
+        *,
+        statuses: Sequence[str] | None = None,
+        payer_ref: str | None = None,
+        due_from: date | None = None,
+        due_to: date | None = None,
+        overdue_before: date | None = None,
+        after_id: str | None = None,
+        limit: int = 50,
+    ) -> list[Invoice]:
+        """Invoices in id order (ids sort by creation time), for cursor pagination."""
+        stmt = _SELECT.where(invoices.c.issuer_id == issuer_id)
+        if statuses:
+            stmt = stmt.where(invoices.c.status.in_(list(statuses)))
+        if payer_ref is not None:
+            stmt = stmt.where(payers.c.ref == payer_ref)
+        if due_from is not None:
+            stmt = stmt.where(invoices.c.due_date >= due_from)
+        if due_to is not None:
+            stmt = stmt.where(invoices.c.due_date <= due_to)
+        if overdue_before is not None:
+            stmt = stmt.where(invoices.c.due_date < overdue_before)
+        if after_id is not None:
+            stmt = stmt.where(invoices.c.id > after_id)
+        rows = self.conn.execute(stmt.order_by(invoices.c.id).limit(limit)).all()
+        return [_invoice(r) for r in rows]
+
+    def set_paid_state(
+        self,
+        issuer_id: str,
+        invoice_id: str,
+        *,
+        amount_paid: int,
+        status: InvoiceStatus,
+        now: datetime,
+        cancelled_at: datetime | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"amount_paid": amount_paid, "status": status.value, "updated_at": now}
+        if cancelled_at is not None:
+            values["cancelled_at"] = cancelled_at
+        self.conn.execute(
+            sa.update(invoices)
+            .where(invoices.c.issuer_id == issuer_id, invoices.c.id == invoice_id)
+            .values(**values)
+        )
+
+    def add_credit(self, values: dict[str, Any]) -> None:
+        self.conn.execute(sa.insert(credits), values)
+
+    def add_allocation(self, values: dict[str, Any]) -> None:
+        self.conn.execute(sa.insert(allocations), values)
+
+    def allocated_total(self, issuer_id: str, invoice_id: str) -> int:
+        total = self.conn.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(allocations.c.amount), 0)).where(
+                allocations.c.issuer_id == issuer_id, allocations.c.invoice_id == invoice_id
+            )
+        ).scalar_one()
+        return int(total)

@@ -1,0 +1,146 @@
+"""The job queue over the ``jobs`` table.
+
+Claiming takes due jobs with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so any number of workers
+on any number of machines share the work without waiting on each other; on SQLite the write
+transaction (BEGIN IMMEDIATE) serialises claims. A claim is a lease: a worker that dies leaves
+its jobs ``running`` with an expired lease, and the next claim takes them again. Finishing a job
+is fenced by ``locked_by`` so a worker that lost its lease cannot overwrite a newer claim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from paydue.adapters.db.bulk import insert_rows
+from paydue.adapters.db.records import Job
+from paydue.adapters.db.tables import jobs
+
+
+def _job(row: Any) -> Job:
+    return Job(
+        issuer_id=row.issuer_id,
+        id=row.id,
+        kind=row.kind,
+        status=row.status,
+        run_at=row.run_at,
+        attempts=row.attempts,
+        lease_expires_at=row.lease_expires_at,
+        locked_by=row.locked_by,
+        event_id=row.event_id,
+        endpoint_id=row.endpoint_id,
+        payload=row.payload,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+    )
+
+
+class JobQueue:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def enqueue(self, rows: Sequence[dict[str, Any]]) -> None:
+        insert_rows(self.conn, jobs, rows)
+
+    def claim(
+        self, worker_id: str, now: datetime, *, lease: timedelta, limit: int
+    ) -> list[Job]:
+        due = sa.or_(
+            sa.and_(jobs.c.status == "pending", jobs.c.run_at <= now),
+            sa.and_(jobs.c.status == "running", jobs.c.lease_expires_at < now),
+        )
+        stmt = sa.select(jobs.c.issuer_id, jobs.c.id).where(due).order_by(jobs.c.run_at).limit(limit)
+        if self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        keys = self.conn.execute(stmt).all()
+        if not keys:
+            return []
+        claimed: list[Job] = []
+        for issuer_id, job_id in keys:
+            row = self.conn.execute(
+                sa.update(jobs)
+                .where(jobs.c.issuer_id == issuer_id, jobs.c.id == job_id)
+                .values(
+                    status="running",
+                    locked_by=worker_id,
+                    lease_expires_at=now + lease,
+                    attempts=jobs.c.attempts + 1,
+                )
+                .returning(*jobs.c)
+            ).one()
+            claimed.append(_job(row))
+        return claimed
+
+    def _fenced(self, job: Job, worker_id: str, values: dict[str, Any]) -> bool:
+        result = self.conn.execute(
+            sa.update(jobs)
+            .where(
+                jobs.c.issuer_id == job.issuer_id,
+                jobs.c.id == job.id,
+                jobs.c.status == "running",
+                jobs.c.locked_by == worker_id,
+                jobs.c.attempts == job.attempts,
+            )
+            .values(**values)
+        )
+        return result.rowcount == 1
+
+    def finish(self, job: Job, worker_id: str, now: datetime) -> bool:
+        return self._fenced(
+            job, worker_id, {"status": "done", "finished_at": now, "lease_expires_at": None}
+        )
+
+    def retry(self, job: Job, worker_id: str, run_at: datetime, error: str) -> bool:
+        return self._fenced(
+            job,
+            worker_id,
+            {
+                "status": "pending",
+                "run_at": run_at,
+                "last_error": error[:1000],
+                "lease_expires_at": None,
+                "locked_by": None,
+            },
+        )
+
+    def bury(self, job: Job, worker_id: str, now: datetime, error: str) -> bool:
+        """Give up on a job (``dead``): kept for the delivery log and a manual replay."""
+        return self._fenced(
+            job,
+            worker_id,
+            {"status": "dead", "finished_at": now, "last_error": error[:1000], "lease_expires_at": None},
+        )
+
+    def get(self, issuer_id: str, job_id: str) -> Job | None:
+        row = self.conn.execute(
+            sa.select(jobs).where(jobs.c.issuer_id == issuer_id, jobs.c.id == job_id)
+        ).first()
+        return _job(row) if row else None
+
+    def for_endpoint(
+        self, issuer_id: str, endpoint_id: str, *, after_id: str | None, limit: int
+    ) -> list[Job]:
+        stmt = sa.select(jobs).where(jobs.c.issuer_id == issuer_id, jobs.c.endpoint_id == endpoint_id)
+        if after_id is not None:
+            stmt = stmt.where(jobs.c.id < after_id)
+        rows = self.conn.execute(stmt.order_by(jobs.c.id.desc()).limit(limit)).all()
+        return [_job(r) for r in rows]
+
+    def cancel_pending_for_endpoint(self, issuer_id: str, endpoint_id: str, now: datetime) -> None:
+        self.conn.execute(
+            sa.update(jobs)
+            .where(
+                jobs.c.issuer_id == issuer_id,
+                jobs.c.endpoint_id == endpoint_id,
+                jobs.c.status == "pending",
+            )
+            .values(status="dead", finished_at=now, last_error="endpoint disabled")
+        )
+
+    def counts(self) -> dict[str, int]:
+        rows = self.conn.execute(sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status))
+        return {status: int(n) for status, n in rows}

@@ -1,0 +1,227 @@
+"""The schema. Every table carries ``issuer_id`` and has it in its keys, so the data can be
+partitioned by issuer (PostgreSQL declarative partitioning or Citus) without a redesign."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from paydue.adapters.db.types import JSONType, UTCDateTime
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = sa.String(40)
+
+
+def _issuer_fk(table: str, *cols: str) -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint(
+        ["issuer_id", *cols], [f"{table}.issuer_id", *(f"{table}.id" for _ in cols)]
+    )
+
+
+issuers = sa.Table(
+    "issuers",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("iban", sa.String(34)),
+    sa.Column("bic", sa.String(11)),
+    sa.Column("country", sa.String(2)),
+    sa.Column("timezone", sa.String(64), nullable=False, server_default="Europe/Berlin"),
+    sa.Column("default_currency", sa.String(3), nullable=False, server_default="EUR"),
+    sa.Column("branding", JSONType, nullable=False, server_default="{}"),
+    # Counters handed out under the issuer row's lock: gap-free, ordered by commit.
+    sa.Column("event_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("reference_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(12), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime),
+)
+
+payers = sa.Table(
+    "payers",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("ref", sa.String(100), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(320)),
+    sa.Column("phone", sa.String(32)),
+    sa.Column("language", sa.String(16)),
+    sa.Column("timezone", sa.String(64)),
+    sa.Column("address", JSONType),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("issuer_id", "ref"),
+)
+
+invoices = sa.Table(
+    "invoices",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("number", sa.String(100), nullable=False),
+    sa.Column("payer_id", ID, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("amount_paid", sa.BigInteger, nullable=False, server_default="0"),
+    # A projection of the allocations (domain.invoices.derive_status), kept for filtering.
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("issue_date", sa.Date, nullable=False),
+    sa.Column("due_date", sa.Date, nullable=False),
+    sa.Column("description", sa.String(1000)),
+    sa.Column("reference", sa.String(25), nullable=False),
+    sa.Column("badge_token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("cancelled_at", UTCDateTime),
+    _issuer_fk("payers", "payer_id"),
+    sa.UniqueConstraint("issuer_id", "number"),
+    sa.UniqueConstraint("issuer_id", "reference"),
+    sa.CheckConstraint("amount > 0", name="amount_positive"),
+    sa.Index("ix_invoices_issuer_status_due", "issuer_id", "status", "due_date"),
+    sa.Index("ix_invoices_issuer_payer", "issuer_id", "payer_id"),
+)
+
+pay_links = sa.Table(
+    "pay_links",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("invoice_id", ID, nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("is_primary", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("channel", sa.String(32)),
+    sa.Column("expires_at", UTCDateTime),
+    sa.Column("max_opens", sa.Integer),
+    sa.Column("open_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("max_failed_attempts", sa.Integer),
+    sa.Column("failed_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("tan_hash", sa.String(64)),
+    sa.Column("tan_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("revoked_at", UTCDateTime),
+    sa.Column("last_opened_at", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    _issuer_fk("invoices", "invoice_id"),
+    sa.Index("ix_pay_links_issuer_invoice", "issuer_id", "invoice_id"),
+)
+
+credits = sa.Table(
+    "credits",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("source", sa.String(20), nullable=False),  # external, provider, bank
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("received_on", sa.Date, nullable=False),
+    sa.Column("note", sa.String(500)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+allocations = sa.Table(
+    "allocations",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("credit_id", ID, nullable=False),
+    sa.Column("invoice_id", ID, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    _issuer_fk("credits", "credit_id"),
+    _issuer_fk("invoices", "invoice_id"),
+    sa.Index("ix_allocations_issuer_invoice", "issuer_id", "invoice_id"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("id", ID, nullable=False, unique=True),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("subject_id", ID, nullable=False),
+    sa.Column("data", JSONType, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("event_types", JSONType, nullable=False),
+    sa.Column("secret", sa.String(100), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("disabled_reason", sa.String(200)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# The outbox: work that must happen after a commit (deliver a webhook, later: process a
+# provider notification, send a message). Written in the same transaction as its cause.
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),  # pending, running, done, dead
+    sa.Column("run_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("lease_expires_at", UTCDateTime),
+    sa.Column("locked_by", sa.String(64)),
+    sa.Column("event_id", ID),
+    sa.Column("endpoint_id", ID),
+    sa.Column("payload", JSONType),
+    sa.Column("last_error", sa.String(1000)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Index("ix_jobs_status_run_at", "status", "run_at"),
+    sa.Index("ix_jobs_issuer_endpoint", "issuer_id", "endpoint_id"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("job_id", ID, nullable=False),
+    sa.Column("endpoint_id", ID, nullable=False),
+    sa.Column("event_id", ID, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("attempted_at", UTCDateTime, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("error", sa.String(500)),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Column("response_excerpt", sa.String(500)),
+    sa.Index("ix_webhook_attempts_issuer_endpoint", "issuer_id", "endpoint_id", "attempted_at"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("locked_until", UTCDateTime),
+    sa.Column("response_status", sa.Integer),
+    sa.Column("response_body", sa.LargeBinary),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,75 @@
+"""Webhook endpoints and the per-endpoint delivery log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from paydue.adapters.db.records import WebhookEndpoint
+from paydue.adapters.db.tables import webhook_attempts, webhook_endpoints
+
+
+def _endpoint(row: Any) -> WebhookEndpoint:
+    return WebhookEndpoint(
+        issuer_id=row.issuer_id,
+        id=row.id,
+        url=row.url,
+        event_types=list(row.event_types),
+        secret=row.secret,
+        enabled=row.enabled,
+        disabled_reason=row.disabled_reason,
+        created_at=row.created_at,
+    )
+
+
+class WebhookRepository:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def add(self, values: dict[str, Any]) -> None:
+        self.conn.execute(sa.insert(webhook_endpoints), values)
+
+    def get(self, issuer_id: str, endpoint_id: str) -> WebhookEndpoint | None:
+        row = self.conn.execute(
+            sa.select(webhook_endpoints).where(
+                webhook_endpoints.c.issuer_id == issuer_id, webhook_endpoints.c.id == endpoint_id
+            )
+        ).first()
+        return _endpoint(row) if row else None
+
+    def list(self, issuer_id: str) -> list[WebhookEndpoint]:
+        rows = self.conn.execute(
+            sa.select(webhook_endpoints)
+            .where(webhook_endpoints.c.issuer_id == issuer_id)
+            .order_by(webhook_endpoints.c.id)
+        ).all()
+        return [_endpoint(r) for r in rows]
+
+    def set_enabled(self, issuer_id: str, endpoint_id: str, enabled: bool, reason: str | None) -> bool:
+        result = self.conn.execute(
+            sa.update(webhook_endpoints)
+            .where(
+                webhook_endpoints.c.issuer_id == issuer_id,
+                webhook_endpoints.c.id == endpoint_id,
+                webhook_endpoints.c.enabled.is_(not enabled),
+            )
+            .values(enabled=enabled, disabled_reason=reason)
+        )
+        return result.rowcount == 1
+
+    def log_attempt(self, values: dict[str, Any]) -> None:
+        self.conn.execute(sa.insert(webhook_attempts), values)
+
+    def attempts(self, issuer_id: str, job_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        if not job_ids:
+            return {}
+        rows = self.conn.execute(
+            sa.select(webhook_attempts)
+            .where(webhook_attempts.c.issuer_id == issuer_id, webhook_attempts.c.job_id.in_(job_ids))
+            .order_by(webhook_attempts.c.attempted_at)
+        ).all()
+        out: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            out.setdefault(r.job_id, []).append(dict(r._mapping))
+        return out

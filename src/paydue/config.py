@@ -1,0 +1,57 @@
+"""Settings from the environment (prefix ``PAYDUE_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "insecure-development-secret-change-me"  # noqa: S105 - refused in production
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAYDUE_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        default="sqlite:///paydue.db",
+        description="SQLAlchemy URL; SQLite file by default, postgresql://… in production",
+    )
+    secret_key: str = DEFAULT_SECRET
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="allow webhook URLs on loopback/private networks (local development only)",
+    )
+    webhook_timeout_seconds: float = 10.0
+    worker_lease_seconds: float = 60.0
+    worker_poll_seconds: float = 0.5
+    worker_batch_size: int = 50
+    worker_concurrency: int = 16
+    idempotency_lock_seconds: float = 60.0
+    outbox_dir: Path = Path("paydue-outbox")
+
+    @model_validator(mode="after")
+    def _production_is_safe(self) -> Settings:
+        if self.env == "production":
+            if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
+                raise ValueError(
+                    "PAYDUE_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "in production"
+                )
+            if self.is_sqlite:
+                raise ValueError("production needs PostgreSQL: set PAYDUE_DATABASE_URL")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @cached_property
+    def secret_bytes(self) -> bytes:
+        return self.secret_key.encode()

@@ -1,0 +1,66 @@
+"""Event types: append-only records of what happened, past tense.
+
+They feed outbound webhooks, the polling feed and analytics. An endpoint subscribes to exact
+types or to a family with a wildcard (``invoice.*``), or to everything (``*``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+INVOICE_CREATED = "invoice.created"
+INVOICE_CANCELLED = "invoice.cancelled"
+INVOICE_PARTIALLY_PAID = "invoice.partially_paid"
+INVOICE_PAID = "invoice.paid"
+INVOICE_OVERPAID = "invoice.overpaid"
+INVOICE_OPEN = "invoice.open"  # reopened after a returned payment
+CREDIT_RECEIVED = "credit.received"
+PAYLINK_CREATED = "pay_link.created"
+PAYLINK_REVOKED = "pay_link.revoked"
+PAYMENT_CREATED = "payment.created"
+PAYMENT_PENDING = "payment.pending"
+PAYMENT_SUCCEEDED = "payment.succeeded"
+PAYMENT_FAILED = "payment.failed"
+PAYMENT_CANCELLED = "payment.cancelled"
+PAYMENT_EXPIRED = "payment.expired"
+PAYMENT_REFUNDED = "payment.refunded"
+WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
+
+EVENT_TYPES: frozenset[str] = frozenset(
+    value for name, value in dict(globals()).items() if name.isupper() and isinstance(value, str)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An event not yet written: the unit of work gives it its id and sequence number."""
+
+    type: str
+    subject_id: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+def check_subscription(patterns: Iterable[str]) -> list[str]:
+    """Validate the event types an endpoint subscribes to; returns them de-duplicated."""
+    families = {t.split(".", 1)[0] for t in EVENT_TYPES}
+    clean: list[str] = []
+    for pattern in patterns:
+        ok = (
+            pattern == "*"
+            or pattern in EVENT_TYPES
+            or (pattern.endswith(".*") and pattern[:-2] in families)
+        )
+        if not ok:
+            raise ValueError(f"unknown event type {pattern!r}")
+        if pattern not in clean:
+            clean.append(pattern)
+    if not clean:
+        raise ValueError("subscribe to at least one event type (or '*')")
+    return clean
+
+
+def subscribed(patterns: Iterable[str], event_type: str) -> bool:
+    family = event_type.split(".", 1)[0]
+    return any(p in ("*", event_type, f"{family}.*") for p in patterns)

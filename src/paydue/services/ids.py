@@ -1,0 +1,59 @@
+"""Identifiers and secrets: sortable ids, unguessable tokens, and their hashes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import time
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id(prefix: str) -> str:
+    """A ULID-style id: 48 bits of milliseconds and 80 random bits, sortable by creation time."""
+    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return f"{prefix}_{''.join(reversed(chars)).lower()}"
+
+
+def new_token(nbytes: int = 24) -> str:
+    """A URL-safe random token; 24 bytes = 192 bits."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def derived_token(secret: bytes, purpose: str, subject: str, nbytes: int = 24) -> str:
+    """A stable unguessable token for ``subject`` (HMAC of the server secret).
+
+    Used for an invoice's own pay link and badge: the URL can be shown again on every read, while
+    only the token's hash is stored. Rotating the secret key changes these URLs.
+    """
+    digest = hmac.new(secret, f"{purpose}:{subject}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:nbytes]).rstrip(b"=").decode()
+
+
+def hash_token(token: str) -> str:
+    """What is stored for a token: its SHA-256 (tokens carry enough entropy for a plain hash)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_tan(digits: int = 6) -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(digits))
+
+
+def hash_tan(secret: bytes, link_id: str, tan: str) -> str:
+    """A TAN has few digits, so its hash is keyed with the server secret and the link id."""
+    return hmac.new(secret, f"tan:{link_id}:{tan}".encode(), hashlib.sha256).hexdigest()
+
+
+def new_api_key() -> str:
+    return "pd_" + secrets.token_urlsafe(32)
+
+
+def new_webhook_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()

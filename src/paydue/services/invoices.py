@@ -1,0 +1,363 @@
+"""Invoice use cases: create (one or a batch), read, list, cancel, record an external payment."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from paydue.adapters.db.records import Invoice, Issuer, Payer
+from paydue.adapters.db.uow import UnitOfWork
+from paydue.domain import events as ev
+from paydue.domain.errors import Conflict, InvalidInput, NotFound
+from paydue.domain.invoices import (
+    InvoiceStatus,
+    amount_due,
+    check_allocatable,
+    check_cancellable,
+    derive_status,
+    is_overdue,
+    status_event,
+)
+from paydue.domain.money import MoneyError, check_amount, check_currency
+from paydue.domain.references import rf_for_sequence
+from paydue.services.ids import hash_token, new_id
+from paydue.services.links import PublicLinks
+
+MAX_BATCH = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class NewPayer:
+    ref: str
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    language: str | None = None
+    timezone: str | None = None
+    address: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewInvoice:
+    number: str
+    payer: NewPayer
+    amount: int
+    currency: str
+    issue_date: date
+    due_date: date
+    description: str | None = None
+
+
+@dataclass(slots=True)
+class ItemError:
+    index: int
+    field: str
+    message: str
+    code: str = "invalid"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "field": self.field, "message": self.message, "code": self.code}
+
+
+@dataclass(slots=True)
+class BatchErrors:
+    errors: list[ItemError] = field(default_factory=list)
+
+    def add(self, index: int, field_name: str, message: str, code: str = "invalid") -> None:
+        self.errors.append(ItemError(index, field_name, message, code))
+
+
+def issuer_today(issuer: Issuer, now: datetime) -> date:
+    """Today's date where the issuer is: due dates are dates in the issuer's timezone."""
+    return now.astimezone(ZoneInfo(issuer.timezone)).date()
+
+
+def invoice_resource(invoice: Invoice, links: PublicLinks, today: date) -> dict[str, Any]:
+    """The public representation of an invoice: API responses, events and webhooks use it."""
+    return {
+        "id": invoice.id,
+        "object": "invoice",
+        "number": invoice.number,
+        "status": invoice.status.value,
+        "overdue": is_overdue(invoice.status, invoice.due_date, today),
+        "amount": invoice.amount,
+        "amount_paid": invoice.amount_paid,
+        "amount_due": amount_due(invoice.amount, invoice.amount_paid)
+        if invoice.status != InvoiceStatus.CANCELLED
+        else 0,
+        "currency": invoice.currency,
+        "issue_date": invoice.issue_date.isoformat(),
+        "due_date": invoice.due_date.isoformat(),
+        "description": invoice.description,
+        "reference": invoice.reference,
+        "payer": {
+            "ref": invoice.payer.ref,
+            "name": invoice.payer.name,
+            "email": invoice.payer.email,
+            "phone": invoice.payer.phone,
+            "language": invoice.payer.language,
+            "timezone": invoice.payer.timezone,
+            "address": invoice.payer.address,
+        },
+        "pay_url": links.invoice_pay_url(invoice.id),
+        "badge_url": links.badge_url(invoice.id),
+        "created_at": invoice.created_at.isoformat(),
+        "updated_at": invoice.updated_at.isoformat(),
+        "cancelled_at": invoice.cancelled_at.isoformat() if invoice.cancelled_at else None,
+    }
+
+
+def _check_items(items: Sequence[NewInvoice]) -> BatchErrors:
+    problems = BatchErrors()
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        try:
+            check_currency(item.currency)
+        except MoneyError as exc:
+            problems.add(i, "currency", str(exc))
+        try:
+            check_amount(item.amount)
+        except MoneyError as exc:
+            problems.add(i, "amount", str(exc))
+        if item.due_date < item.issue_date:
+            problems.add(i, "due_date", "due_date is before issue_date")
+        if item.number in seen:
+            problems.add(
+                i, "number", f"number {item.number!r} repeats item {seen[item.number]}", "duplicate"
+            )
+        else:
+            seen[item.number] = i
+    return problems
+
+
+def create_invoices(
+    uow: UnitOfWork, links: PublicLinks, issuer: Issuer, items: Sequence[NewInvoice]
+) -> list[Invoice]:
+    """Create invoices all-or-nothing: each gets an RF reference, its own pay link and badge
+    token, and an ``invoice.created`` event. Raises with a per-item error list when any is bad."""
+    if not items:
+        raise InvalidInput("no invoices given")
+    if len(items) > MAX_BATCH:
+        raise InvalidInput(f"at most {MAX_BATCH} invoices per request, got {len(items)}")
+    problems = _check_items(items)
+    if problems.errors:
+        raise InvalidInput(
+            f"{len({e.index for e in problems.errors})} of {len(items)} invoices are invalid; "
+            "nothing was created",
+            details=[e.as_dict() for e in problems.errors],
+        )
+    existing = uow.invoices.existing_numbers(issuer.id, [i.number for i in items])
+    if existing:
+        clashes = [
+            ItemError(i, "number", f"an invoice numbered {it.number!r} exists already", "duplicate")
+            for i, it in enumerate(items)
+            if it.number in existing
+        ]
+        raise Conflict(
+            f"{len(clashes)} invoice number(s) exist already; nothing was created",
+            code="duplicate_number",
+            details=[e.as_dict() for e in clashes],
+        )
+
+    now = uow.now()
+    today = issuer_today(issuer, now)
+    payers_by_ref: dict[str, NewPayer] = {i.payer.ref: i.payer for i in items}
+    payer_ids = uow.invoices.upsert_payers(
+        issuer.id,
+        [
+            {
+                "issuer_id": issuer.id,
+                "id": new_id("pyr"),
+                "ref": p.ref,
+                "name": p.name,
+                "email": p.email,
+                "phone": p.phone,
+                "language": p.language,
+                "timezone": p.timezone,
+                "address": p.address,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for p in payers_by_ref.values()
+        ],
+    )
+    first_ref = uow.issuers.reserve(issuer.id, "reference_seq", len(items))
+
+    created: list[Invoice] = []
+    invoice_rows: list[dict[str, Any]] = []
+    link_rows: list[dict[str, Any]] = []
+    for offset, item in enumerate(items):
+        invoice_id = new_id("inv")
+        p = payers_by_ref[item.payer.ref]
+        invoice = Invoice(
+            issuer_id=issuer.id,
+            id=invoice_id,
+            number=item.number,
+            payer=Payer(
+                payer_ids[p.ref], p.ref, p.name, p.email, p.phone, p.language, p.timezone, p.address
+            ),
+            amount=item.amount,
+            currency=item.currency,
+            amount_paid=0,
+            status=InvoiceStatus.OPEN,
+            issue_date=item.issue_date,
+            due_date=item.due_date,
+            description=item.description,
+            reference=rf_for_sequence(first_ref + offset),
+            created_at=now,
+            updated_at=now,
+            cancelled_at=None,
+        )
+        created.append(invoice)
+        invoice_rows.append(
+            {
+                "issuer_id": issuer.id,
+                "id": invoice_id,
+                "number": invoice.number,
+                "payer_id": invoice.payer.id,
+                "amount": invoice.amount,
+                "currency": invoice.currency,
+                "amount_paid": 0,
+                "status": InvoiceStatus.OPEN.value,
+                "issue_date": invoice.issue_date,
+                "due_date": invoice.due_date,
+                "description": invoice.description,
+                "reference": invoice.reference,
+                "badge_token_hash": hash_token(links.badge_token(invoice_id)),
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        link_rows.append(
+            {
+                "issuer_id": issuer.id,
+                "id": new_id("pl"),
+                "invoice_id": invoice_id,
+                "token_hash": hash_token(links.primary_pay_token(invoice_id)),
+                "is_primary": True,
+                "open_count": 0,
+                "failed_attempts": 0,
+                "tan_failures": 0,
+                "created_at": now,
+            }
+        )
+    uow.invoices.add_many(invoice_rows)
+    uow.pay_links.add_many(link_rows)
+    uow.record_many(
+        issuer.id,
+        [
+            ev.Event(ev.INVOICE_CREATED, inv.id, invoice_resource(inv, links, today))
+            for inv in created
+        ],
+    )
+    return created
+
+
+def get_invoice(uow: UnitOfWork, issuer_id: str, invoice_id: str, *, for_update: bool = False) -> Invoice:
+    invoice = uow.invoices.get(issuer_id, invoice_id, for_update=for_update)
+    if invoice is None:
+        raise NotFound(f"no invoice {invoice_id!r}", code="invoice_not_found")
+    return invoice
+
+
+def cancel_invoice(uow: UnitOfWork, links: PublicLinks, issuer: Issuer, invoice_id: str) -> Invoice:
+    """Cancel an unpaid invoice. Cancelling a cancelled invoice changes nothing."""
+    invoice = get_invoice(uow, issuer.id, invoice_id, for_update=True)
+    if not check_cancellable(invoice.status):
+        return invoice
+    now = uow.now()
+    uow.invoices.set_paid_state(
+        issuer.id,
+        invoice.id,
+        amount_paid=invoice.amount_paid,
+        status=InvoiceStatus.CANCELLED,
+        now=now,
+        cancelled_at=now,
+    )
+    updated = get_invoice(uow, issuer.id, invoice_id)
+    uow.record(
+        issuer.id,
+        ev.Event(ev.INVOICE_CANCELLED, invoice.id, invoice_resource(updated, links, issuer_today(issuer, now))),
+    )
+    return updated
+
+
+def allocate_credit(
+    uow: UnitOfWork,
+    links: PublicLinks,
+    issuer: Issuer,
+    invoice_id: str,
+    *,
+    amount: int,
+    currency: str,
+    received_on: date,
+    source: str,
+    note: str | None,
+) -> tuple[str, Invoice]:
+    """Book money received for one invoice: a credit, its allocation, the derived status and the
+    events. The invoice row is locked, so concurrent credits add up instead of overwriting."""
+    try:
+        check_amount(amount)
+        check_currency(currency)
+    except MoneyError as exc:
+        raise InvalidInput(str(exc)) from exc
+    invoice = get_invoice(uow, issuer.id, invoice_id, for_update=True)
+    check_allocatable(invoice.status)
+    if currency != invoice.currency:
+        raise InvalidInput(
+            f"the payment is in {currency} but the invoice is in {invoice.currency}",
+            code="currency_mismatch",
+        )
+    now = uow.now()
+    credit_id = new_id("cr")
+    uow.invoices.add_credit(
+        {
+            "issuer_id": issuer.id,
+            "id": credit_id,
+            "source": source,
+            "amount": amount,
+            "currency": currency,
+            "received_on": received_on,
+            "note": note,
+            "created_at": now,
+        }
+    )
+    uow.invoices.add_allocation(
+        {
+            "issuer_id": issuer.id,
+            "id": new_id("al"),
+            "credit_id": credit_id,
+            "invoice_id": invoice.id,
+            "amount": amount,
+            "created_at": now,
+        }
+    )
+    paid = invoice.amount_paid + amount
+    status = derive_status(invoice.amount, paid, cancelled=False)
+    uow.invoices.set_paid_state(issuer.id, invoice.id, amount_paid=paid, status=status, now=now)
+    updated = get_invoice(uow, issuer.id, invoice_id)
+    today = issuer_today(issuer, now)
+    uow.record(
+        issuer.id,
+        ev.Event(
+            ev.CREDIT_RECEIVED,
+            credit_id,
+            {
+                "id": credit_id,
+                "object": "credit",
+                "source": source,
+                "amount": amount,
+                "currency": currency,
+                "received_on": received_on.isoformat(),
+                "note": note,
+                "invoice_id": invoice.id,
+            },
+        ),
+    )
+    changed = status_event(invoice.status, status)
+    if changed is not None:
+        uow.record(issuer.id, ev.Event(changed, invoice.id, invoice_resource(updated, links, today)))
+    return credit_id, updated

@@ -1,0 +1,97 @@
+"""``Idempotency-Key`` for every POST, scoped per issuer.
+
+Same key and same request: the first response is replayed. Same key and another request: 422.
+The first request still running: 409. The stored response is written in the same transaction as
+the request's effects, so a crash can never leave an effect without its stored response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from fastapi import Request, Response
+
+from paydue.adapters.db.records import Issuer
+from paydue.adapters.db.uow import UnitOfWork
+from paydue.bootstrap import Container
+from paydue.domain.errors import Conflict, DomainError, InvalidInput
+from paydue.web.responses import dumps
+
+Handler = Callable[[UnitOfWork], tuple[int, Any]]
+MAX_KEY_LENGTH = 255
+
+
+def _request_hash(request: Request, body: bytes) -> str:
+    h = hashlib.sha256()
+    h.update(request.method.encode())
+    h.update(b" ")
+    h.update(request.url.path.encode())
+    h.update(b"\n")
+    h.update(body)
+    return h.hexdigest()
+
+
+def run(request: Request, container: Container, issuer: Issuer, body: bytes, handler: Handler) -> Response:
+    """Run ``handler`` in a unit of work and commit, honouring the Idempotency-Key header."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        with container.uow() as uow:
+            status, data = handler(uow)
+            payload = dumps(data)
+            uow.commit()
+        return Response(payload, status_code=status, media_type="application/json")
+
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise InvalidInput(f"Idempotency-Key must have 1 to {MAX_KEY_LENGTH} characters")
+    digest = _request_hash(request, body)
+    lock_for = timedelta(seconds=container.settings.idempotency_lock_seconds)
+    with container.uow() as uow:
+        now = uow.now()
+        stored = uow.idempotency.try_lock(issuer.id, key, digest, now, now + lock_for)
+        uow.commit()
+    if stored is not None:
+        if stored.request_hash != digest:
+            raise InvalidInput(
+                "this Idempotency-Key was used with a different request; use a new key",
+                code="idempotency_key_reused",
+            )
+        if stored.response_status is None:
+            raise Conflict(
+                "a request with this Idempotency-Key is still in progress; retry later",
+                code="idempotency_request_in_progress",
+            )
+        return Response(
+            stored.response_body or b"",
+            status_code=stored.response_status,
+            media_type="application/json",
+            headers={"Idempotent-Replayed": "true"},
+        )
+
+    try:
+        with container.uow() as uow:
+            status, data = handler(uow)
+            payload = dumps(data)
+            uow.idempotency.complete(issuer.id, key, status, payload)
+            uow.commit()
+    except DomainError as exc:
+        _store_error(container, issuer, key, exc)
+        raise
+    except BaseException:
+        with container.uow() as uow:
+            uow.idempotency.release(issuer.id, key)
+            uow.commit()
+        raise
+    return Response(payload, status_code=status, media_type="application/json")
+
+
+def _store_error(container: Container, issuer: Issuer, key: str, exc: DomainError) -> None:
+    """A refused request is answered the same way when it is repeated with the same key."""
+    from paydue.web.responses import error_body
+
+    body = dumps(error_body(exc.code, exc.message, kind="invalid_request_error", details=exc.details))
+    with container.uow() as uow:
+        uow.idempotency.complete(issuer.id, key, exc.status, body)
+        uow.commit()

@@ -1,0 +1,107 @@
+"""The job worker: claims due jobs in batches, runs their handlers concurrently, repeats.
+
+``paydue worker`` runs it as its own process (any number of them, on any number of machines,
+with PostgreSQL); ``paydue serve`` on SQLite runs it in a thread of the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from paydue.adapters.db.records import Job
+from paydue.bootstrap import Container
+from paydue.services.ids import new_id
+
+log = logging.getLogger(__name__)
+
+JobHandler = Callable[[Container, Job, str], None]
+"""Runs one claimed job and finishes it (``finish``/``retry``/``bury``, fenced by worker id)."""
+
+
+def handlers() -> dict[str, JobHandler]:
+    """The registry: job kind → handler. A new kind of job is one line here."""
+    from paydue.adapters.db.events import WEBHOOK_DELIVERY
+    from paydue.services.webhook_delivery import deliver
+
+    return {WEBHOOK_DELIVERY: deliver}
+
+
+class Worker:
+    def __init__(self, container: Container, *, worker_id: str | None = None) -> None:
+        self.container = container
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{new_id('w')[-8:]}"
+        self.handlers = handlers()
+        settings = container.settings
+        self.lease = timedelta(seconds=settings.worker_lease_seconds)
+        self.batch_size = settings.worker_batch_size
+        self.pool = ThreadPoolExecutor(max_workers=settings.worker_concurrency, thread_name_prefix="job")
+        self.stopping = threading.Event()
+
+    def claim(self) -> list[Job]:
+        with self.container.uow() as uow:
+            jobs = uow.jobs.claim(self.worker_id, uow.now(), lease=self.lease, limit=self.batch_size)
+            uow.commit()
+        return jobs
+
+    def run_job(self, job: Job) -> None:
+        handler = self.handlers.get(job.kind)
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for job kind {job.kind!r}")
+            handler(self.container, job, self.worker_id)
+        except Exception as exc:
+            log.exception("job %s (%s) failed", job.id, job.kind)
+            with self.container.uow() as uow:
+                uow.jobs.retry(job, self.worker_id, uow.now() + timedelta(minutes=1), repr(exc))
+                uow.commit()
+
+    def run_once(self) -> int:
+        """Claim one batch and run it to the end; returns how many jobs ran."""
+        jobs = self.claim()
+        if jobs:
+            list(self.pool.map(self.run_job, jobs))
+        return len(jobs)
+
+    def run_forever(self, wake: threading.Event | None = None) -> None:
+        poll = self.container.settings.worker_poll_seconds
+        log.info("worker %s started", self.worker_id)
+        while not self.stopping.is_set():
+            try:
+                ran = self.run_once()
+            except Exception:
+                log.exception("claiming jobs failed; retrying")
+                ran = 0
+            if ran == 0:
+                if wake is not None:
+                    wake.wait(poll)
+                    wake.clear()
+                else:
+                    self.stopping.wait(poll)
+        self.pool.shutdown(wait=True)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+class InProcessWorker:
+    """A worker on a background thread of the server process, woken by commits."""
+
+    def __init__(self, container: Container) -> None:
+        self.worker = Worker(container)
+        self.thread = threading.Thread(
+            target=self.worker.run_forever, args=(container.work_available,), daemon=True, name="paydue-worker"
+        )
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.worker.stop()
+        self.worker.container.work_available.set()
+        self.thread.join(timeout=10)
