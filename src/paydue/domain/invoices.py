@@ -70,7 +70,7 @@ def check_allocatable(status: InvoiceStatus) -> None:
 
 
 def badge_state(status: InvoiceStatus, overdue: bool) -> str:
-    """The state shown by the status icon: open, partially_paid, overdue, paid, overpaid, cancelled."""
+    """The state the status icon shows: an unpaid invoice past its due date is overdue."""
     if overdue:
         return "overdue"
     return status.value

@@ -24,7 +24,9 @@ def currency_exponent(currency: str) -> int:
 
 @lru_cache(maxsize=512)
 def _known(currency: str) -> bool:
-    return len(currency) == 3 and currency.isalpha() and currency.isupper() and is_currency(currency)
+    return (
+        len(currency) == 3 and currency.isalpha() and currency.isupper() and is_currency(currency)
+    )
 
 
 def check_currency(currency: str) -> str:

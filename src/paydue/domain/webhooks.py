@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from datetime import timedelta
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 
 # Delay before attempt n+1 after attempt n failed. The total spans more than 72 hours, so an
 # issuer's billing system can be down over a long weekend without losing an event.

@@ -66,7 +66,8 @@ def button_html(pay_url: str, label: str, colour: str = "#1d4ed8") -> str:
     return (
         f'<a href="{html.escape(pay_url)}" style="display:inline-block;padding:12px 20px;'
         f"background:{html.escape(colour)};color:#ffffff;border-radius:6px;font:600 16px/1.2 "
-        f'-apple-system,Segoe UI,Roboto,Arial,sans-serif;text-decoration:none">{html.escape(label)}</a>'
+        f'-apple-system,Segoe UI,Roboto,Arial,sans-serif;text-decoration:none">'
+        f"{html.escape(label)}</a>"
     )
 
 
@@ -74,9 +75,7 @@ def mail_link_html(pay_url: str, text: str) -> str:
     return f'<a href="{html.escape(pay_url)}">{html.escape(text)}</a>'
 
 
-def elements(
-    issuer: Issuer, invoice: Invoice, pay_url: str, image_base: str
-) -> dict[str, Any]:
+def elements(issuer: Issuer, invoice: Invoice, pay_url: str, image_base: str) -> dict[str, Any]:
     """Everything an issuer can put in front of a payer for this invoice.
 
     ``image_base`` is the public URL prefix of the pay link's images (no API key needed, the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -61,15 +63,20 @@ class WebhookRepository:
     def log_attempt(self, values: dict[str, Any]) -> None:
         self.conn.execute(sa.insert(webhook_attempts), values)
 
-    def attempts(self, issuer_id: str, job_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    def attempts(
+        self, issuer_id: str, job_ids: Sequence[str]
+    ) -> dict[str, builtins.list[dict[str, Any]]]:
         if not job_ids:
             return {}
         rows = self.conn.execute(
             sa.select(webhook_attempts)
-            .where(webhook_attempts.c.issuer_id == issuer_id, webhook_attempts.c.job_id.in_(job_ids))
+            .where(
+                webhook_attempts.c.issuer_id == issuer_id,
+                webhook_attempts.c.job_id.in_(list(job_ids)),
+            )
             .order_by(webhook_attempts.c.attempted_at)
         ).all()
-        out: dict[str, list[dict[str, Any]]] = {}
+        out: dict[str, builtins.list[dict[str, Any]]] = {}
         for r in rows:
             out.setdefault(r.job_id, []).append(dict(r._mapping))
         return out
