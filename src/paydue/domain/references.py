@@ -17,9 +17,10 @@ BODY_DIGITS = 9
 
 def make_rf(body: str) -> str:
     """Return the compact RF reference (``RFkk`` + body) for an alphanumeric body."""
-    body = body.upper().replace(" ", "")
-    if not body or not body.isalnum() or len(body) > 21:
-        raise ValueError(f"an RF reference body is 1 to 21 letters or digits, got {body!r}")
+    body = body.replace(" ", "")
+    if not body or not body.isascii() or not body.isalnum() or len(body) > 21:
+        raise ValueError(f"an RF reference body is 1 to 21 ASCII letters or digits, got {body!r}")
+    body = body.upper()
     check = mod_97_10.calc_check_digits(body + "RF")
     return f"RF{check}{body}"
 
