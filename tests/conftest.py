@@ -61,7 +61,8 @@ def _postgres_reason() -> str | None:
 
 
 def _worker_schema(worker_id: str) -> str:
-    return f"paydue_test_{worker_id}".replace("-", "_")
+    """One schema per test process, so concurrent runs on one server never share tables."""
+    return f"paydue_test_{worker_id}_{os.getpid()}".replace("-", "_")
 
 
 @pytest.fixture(scope="session")
@@ -170,7 +171,9 @@ def other_issuer(container: Container) -> IssuerHandle:
     return new_issuer(container, "Telco Beispiel AG")
 
 
-def invoice_body(number: str = "INV-1", amount: int = 12345, **overrides: object) -> dict[str, object]:
+def invoice_body(
+    number: str = "INV-1", amount: int = 12345, **overrides: object
+) -> dict[str, object]:
     body: dict[str, object] = {
         "number": number,
         "payer": {
@@ -180,7 +183,12 @@ def invoice_body(number: str = "INV-1", amount: int = 12345, **overrides: object
             "phone": "+4915123456789",
             "language": "de",
             "timezone": "Europe/Berlin",
-            "address": {"line1": "Heidestr. 17", "postal_code": "51147", "city": "Köln", "country": "DE"},
+            "address": {
+                "line1": "Heidestr. 17",
+                "postal_code": "51147",
+                "city": "Köln",
+                "country": "DE",
+            },
         },
         "amount": amount,
         "currency": "EUR",

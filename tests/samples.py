@@ -22,7 +22,9 @@ def samples_available() -> bool:
 def sample_path(*parts: str) -> Path:
     """Path of a shared sample; skips the calling test when the samples folder is absent."""
     if not samples_available():
-        pytest.skip(f"shared samples folder not found at {SAMPLES_DIR} (it sits beside the repository)")
+        pytest.skip(
+            f"shared samples folder not found at {SAMPLES_DIR} (it sits beside the repository)"
+        )
     path = SAMPLES_DIR.joinpath(*parts)
     if not path.exists():
         pytest.fail(f"expected sample file {path} is missing")

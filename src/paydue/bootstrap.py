@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from paydue.adapters.clock import Clock, SystemClock
 from paydue.adapters.db.engine import make_engine
 from paydue.adapters.db.uow import UnitOfWork
+from paydue.adapters.http import HttpClient
 from paydue.config import Settings
 from paydue.services.links import PublicLinks
 
@@ -21,6 +22,32 @@ class Container:
     clock: Clock
     links: PublicLinks
     work_available: threading.Event = field(default_factory=threading.Event)
+    _http: HttpClient | None = field(default=None, init=False, repr=False)
+    _http_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def http(self) -> HttpClient:
+        """The outbound HTTP client, made on first use and shared by this process's threads."""
+        if self._http is not None:
+            return self._http
+        with self._http_lock:
+            if self._http is None:
+                s = self.settings
+                self._http = HttpClient(
+                    connect_timeout=s.webhook_connect_timeout_seconds,
+                    read_timeout=s.webhook_timeout_seconds,
+                    allow_private=s.webhook_allow_private,
+                    concurrency=s.worker_concurrency,
+                )
+            return self._http
+
+    def close(self) -> None:
+        """Release the database connections and the HTTP client."""
+        with self._http_lock:
+            if self._http is not None:
+                self._http.close()
+                self._http = None
+        self.engine.dispose()
 
     def uow(self, *, readonly: bool = False) -> UnitOfWork:
         """A new unit of work; committing one that wrote events wakes the in-process worker."""

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
         default=False,
         description="allow webhook URLs on loopback/private networks (local development only)",
     )
+    webhook_connect_timeout_seconds: float = 5.0
     webhook_timeout_seconds: float = 10.0
     worker_lease_seconds: float = 60.0
     worker_poll_seconds: float = 0.5

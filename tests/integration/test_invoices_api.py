@@ -8,7 +8,9 @@ from stdnum import iso11649
 from tests.conftest import IssuerHandle, invoice_body
 
 
-def test_create_invoice_returns_reference_pay_url_and_badge(client: TestClient, issuer: IssuerHandle) -> None:
+def test_create_invoice_returns_reference_pay_url_and_badge(
+    client: TestClient, issuer: IssuerHandle
+) -> None:
     r = client.post("/v1/invoices", json=invoice_body(), headers=issuer.headers)
     assert r.status_code == 201, r.text
     inv = r.json()
@@ -23,7 +25,9 @@ def test_create_invoice_returns_reference_pay_url_and_badge(client: TestClient, 
 
 def test_references_are_unique_per_issuer(client: TestClient, issuer: IssuerHandle) -> None:
     refs = {
-        client.post("/v1/invoices", json=invoice_body(f"N{i}"), headers=issuer.headers).json()["reference"]
+        client.post("/v1/invoices", json=invoice_body(f"N{i}"), headers=issuer.headers).json()[
+            "reference"
+        ]
         for i in range(5)
     }
     assert len(refs) == 5
@@ -32,12 +36,18 @@ def test_references_are_unique_per_issuer(client: TestClient, issuer: IssuerHand
 def test_external_payments_make_an_invoice_partially_paid_then_overpaid(
     client: TestClient, issuer: IssuerHandle
 ) -> None:
-    inv = client.post("/v1/invoices", json=invoice_body(amount=10000), headers=issuer.headers).json()
+    inv = client.post(
+        "/v1/invoices", json=invoice_body(amount=10000), headers=issuer.headers
+    ).json()
     url = f"/v1/invoices/{inv['id']}/external-payments"
     r = client.post(url, json={"amount": 4000, "date": "2026-11-20"}, headers=issuer.headers)
     assert r.status_code == 201, r.text
     assert r.json()["invoice"]["status"] == "partially_paid"
-    r = client.post(url, json={"amount": 7000, "date": "2026-11-21", "note": "cash desk"}, headers=issuer.headers)
+    r = client.post(
+        url,
+        json={"amount": 7000, "date": "2026-11-21", "note": "cash desk"},
+        headers=issuer.headers,
+    )
     body = r.json()["invoice"]
     assert (body["status"], body["amount_paid"], body["amount_due"]) == ("overpaid", 11000, 0)
     types = [e["type"] for e in client.get("/v1/events", headers=issuer.headers).json()["data"]]

@@ -47,6 +47,11 @@ def amount_due(amount: int, amount_paid: int) -> int:
     return max(amount - amount_paid, 0)
 
 
+def outstanding(status: InvoiceStatus, amount: int, amount_paid: int) -> int:
+    """What the payer still owes: nothing on a cancelled invoice."""
+    return 0 if status == InvoiceStatus.CANCELLED else amount_due(amount, amount_paid)
+
+
 def check_cancellable(status: InvoiceStatus) -> bool:
     """True when cancelling changes something; False when already cancelled (a no-op).
 

@@ -14,11 +14,11 @@ from paydue.domain import events as ev
 from paydue.domain.errors import Conflict, InvalidInput, NotFound
 from paydue.domain.invoices import (
     InvoiceStatus,
-    amount_due,
     check_allocatable,
     check_cancellable,
     derive_status,
     is_overdue,
+    outstanding,
     status_event,
 )
 from paydue.domain.money import MoneyError, check_amount, check_currency
@@ -59,7 +59,12 @@ class ItemError:
     code: str = "invalid"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "field": self.field, "message": self.message, "code": self.code}
+        return {
+            "index": self.index,
+            "field": self.field,
+            "message": self.message,
+            "code": self.code,
+        }
 
 
 @dataclass(slots=True)
@@ -85,9 +90,7 @@ def invoice_resource(invoice: Invoice, links: PublicLinks, today: date) -> dict[
         "overdue": is_overdue(invoice.status, invoice.due_date, today),
         "amount": invoice.amount,
         "amount_paid": invoice.amount_paid,
-        "amount_due": amount_due(invoice.amount, invoice.amount_paid)
-        if invoice.status != InvoiceStatus.CANCELLED
-        else 0,
+        "amount_due": outstanding(invoice.status, invoice.amount, invoice.amount_paid),
         "currency": invoice.currency,
         "issue_date": invoice.issue_date.isoformat(),
         "due_date": invoice.due_date.isoformat(),
@@ -133,6 +136,35 @@ def _check_items(items: Sequence[NewInvoice]) -> BatchErrors:
     return problems
 
 
+def _existing_numbers(
+    uow: UnitOfWork, issuer_id: str, items: Sequence[NewInvoice]
+) -> list[ItemError]:
+    existing = uow.invoices.existing_numbers(issuer_id, [i.number for i in items])
+    return [
+        ItemError(i, "number", f"an invoice numbered {it.number!r} exists already", "duplicate")
+        for i, it in enumerate(items)
+        if it.number in existing
+    ]
+
+
+def check_invoices(uow: UnitOfWork, issuer_id: str, items: Sequence[NewInvoice]) -> list[ItemError]:
+    """Every problem ``create_invoices`` would refuse ``items`` for, in item order, without
+    creating anything: bad amounts and currencies, dates, numbers repeated within ``items`` or
+    taken already. Any number of items (importers check a whole file before the first batch)."""
+    problems = _check_items(items).errors + _existing_numbers(uow, issuer_id, items)
+    return sorted(problems, key=lambda e: e.index)
+
+
+def _refusal(what: str, errors: Sequence[ItemError], total: int) -> str:
+    """The message of a refused request: how many items, and the first problem by name."""
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return (
+        f"{len({e.index for e in errors})} of {total} invoices {what}, nothing was created: "
+        f"item {first.index}: {first.field}: {first.message}{more}"
+    )
+
+
 def create_invoices(
     uow: UnitOfWork, links: PublicLinks, issuer: Issuer, items: Sequence[NewInvoice]
 ) -> list[Invoice]:
@@ -142,22 +174,17 @@ def create_invoices(
         raise InvalidInput("no invoices given")
     if len(items) > MAX_BATCH:
         raise InvalidInput(f"at most {MAX_BATCH} invoices per request, got {len(items)}")
-    problems = _check_items(items)
-    if problems.errors:
+    problems = _check_items(items).errors
+    if any(e.code != "duplicate" for e in problems):
         raise InvalidInput(
-            f"{len({e.index for e in problems.errors})} of {len(items)} invoices are invalid; "
-            "nothing was created",
-            details=[e.as_dict() for e in problems.errors],
+            _refusal("are invalid", problems, len(items)),
+            details=[e.as_dict() for e in problems],
         )
-    existing = uow.invoices.existing_numbers(issuer.id, [i.number for i in items])
-    if existing:
-        clashes = [
-            ItemError(i, "number", f"an invoice numbered {it.number!r} exists already", "duplicate")
-            for i, it in enumerate(items)
-            if it.number in existing
-        ]
+    # A number repeated within the request is the same conflict as one taken already.
+    clashes = sorted(problems + _existing_numbers(uow, issuer.id, items), key=lambda e: e.index)
+    if clashes:
         raise Conflict(
-            f"{len(clashes)} invoice number(s) exist already; nothing was created",
+            _refusal("repeat a number or reuse an existing one", clashes, len(items)),
             code="duplicate_number",
             details=[e.as_dict() for e in clashes],
         )
@@ -256,7 +283,9 @@ def create_invoices(
     return created
 
 
-def get_invoice(uow: UnitOfWork, issuer_id: str, invoice_id: str, *, for_update: bool = False) -> Invoice:
+def get_invoice(
+    uow: UnitOfWork, issuer_id: str, invoice_id: str, *, for_update: bool = False
+) -> Invoice:
     invoice = uow.invoices.get(issuer_id, invoice_id, for_update=for_update)
     if invoice is None:
         raise NotFound(f"no invoice {invoice_id!r}", code="invoice_not_found")
@@ -280,7 +309,11 @@ def cancel_invoice(uow: UnitOfWork, links: PublicLinks, issuer: Issuer, invoice_
     updated = get_invoice(uow, issuer.id, invoice_id)
     uow.record(
         issuer.id,
-        ev.Event(ev.INVOICE_CANCELLED, invoice.id, invoice_resource(updated, links, issuer_today(issuer, now))),
+        ev.Event(
+            ev.INVOICE_CANCELLED,
+            invoice.id,
+            invoice_resource(updated, links, issuer_today(issuer, now)),
+        ),
     )
     return updated
 
@@ -359,5 +392,7 @@ def allocate_credit(
     )
     changed = status_event(invoice.status, status)
     if changed is not None:
-        uow.record(issuer.id, ev.Event(changed, invoice.id, invoice_resource(updated, links, today)))
+        uow.record(
+            issuer.id, ev.Event(changed, invoice.id, invoice_resource(updated, links, today))
+        )
     return credit_id, updated

@@ -81,6 +81,14 @@ def create_issuer(
             "created_at": now,
         }
     )
+    key = add_api_key(uow, issuer_id)
+    issuer = uow.issuers.get(issuer_id)
+    assert issuer is not None
+    return NewIssuer(issuer, key)
+
+
+def add_api_key(uow: UnitOfWork, issuer_id: str) -> str:
+    """Give the issuer one more API key; returns it (shown once, only its hash is stored)."""
     key = new_api_key()
     uow.issuers.add_api_key(
         {
@@ -88,12 +96,10 @@ def create_issuer(
             "id": new_id("key"),
             "key_hash": hash_token(key),
             "prefix": key[:10],
-            "created_at": now,
+            "created_at": uow.now(),
         }
     )
-    issuer = uow.issuers.get(issuer_id)
-    assert issuer is not None
-    return NewIssuer(issuer, key)
+    return key
 
 
 def authenticate(uow: UnitOfWork, api_key: str) -> Issuer:

@@ -12,6 +12,7 @@ from paydue.adapters.db.uow import UnitOfWork
 from paydue.domain import events as ev
 from paydue.domain.errors import Conflict, InvalidInput, NotFound
 from paydue.domain.invoices import InvoiceStatus
+from paydue.domain.paylinks import PayLinkLimits as Limits
 from paydue.domain.paylinks import (
     PayLinkState,
     Refusal,
@@ -19,12 +20,23 @@ from paydue.domain.paylinks import (
     refusal,
     tan_attempts_left,
 )
-from paydue.domain.paylinks import PayLinkLimits as Limits
 from paydue.services.ids import hash_tan, hash_token, new_id, new_tan, new_token
 from paydue.services.invoices import get_invoice
 
 CHANNELS = frozenset(
-    {"api", "email", "sms", "voice", "push", "letter", "whatsapp", "webhook", "qr", "agent", "other"}
+    {
+        "api",
+        "email",
+        "sms",
+        "voice",
+        "push",
+        "letter",
+        "whatsapp",
+        "webhook",
+        "qr",
+        "agent",
+        "other",
+    }
 )
 
 
@@ -37,7 +49,9 @@ class CreatedPayLink:
 
 def state_of(link: PayLink) -> PayLinkState:
     return PayLinkState(
-        limits=Limits(link.expires_at, link.max_opens, link.max_failed_attempts, link.tan_hash is not None),
+        limits=Limits(
+            link.expires_at, link.max_opens, link.max_failed_attempts, link.tan_hash is not None
+        ),
         open_count=link.open_count,
         failed_attempts=link.failed_attempts,
         tan_failures=link.tan_failures,
@@ -59,7 +73,9 @@ def create_pay_link(
 ) -> CreatedPayLink:
     invoice = get_invoice(uow, issuer_id, invoice_id)
     if invoice.status == InvoiceStatus.CANCELLED:
-        raise Conflict("the invoice is cancelled; no pay link can be made for it", code="invoice_cancelled")
+        raise Conflict(
+            "the invoice is cancelled; no pay link can be made for it", code="invoice_cancelled"
+        )
     if channel is not None and channel not in CHANNELS:
         raise InvalidInput(f"unknown channel {channel!r}; one of {sorted(CHANNELS)}")
     now = uow.now()
@@ -166,7 +182,12 @@ def open_pay_link(uow: UnitOfWork, token: str, *, tan_verified: bool) -> Opened:
     if reason is not None:
         return Opened(OpenOutcome.REFUSED, link, invoice, reason)
     if link.tan_hash is not None and not tan_verified:
-        return Opened(OpenOutcome.NEED_TAN, link, invoice, tan_attempts_left=tan_attempts_left(link.tan_failures))
+        return Opened(
+            OpenOutcome.NEED_TAN,
+            link,
+            invoice,
+            tan_attempts_left=tan_attempts_left(link.tan_failures),
+        )
     if not uow.pay_links.count_open(link, now):
         return Opened(OpenOutcome.REFUSED, link, invoice, Refusal.TOO_MANY_OPENS)
     return Opened(OpenOutcome.SHOW, link, invoice)
@@ -180,6 +201,8 @@ def verify_tan(uow: UnitOfWork, secret: bytes, token: str, tan: str) -> tuple[bo
     link = find_link(uow, token)
     if link.tan_hash is None:
         return True, 0
+    if refusal(state_of(link), uow.now(), counting_open=False) is not None:
+        return False, tan_attempts_left(link.tan_failures)  # a dead link costs no try
     if not uow.pay_links.take_tan_attempt(link):
         return False, 0
     if hmac.compare_digest(link.tan_hash, hash_tan(secret, link.id, tan.strip())):

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 
 from paydue.adapters.formats.badge import render_badge_svg
 from paydue.domain.errors import NotFound
-from paydue.domain.invoices import amount_due, badge_state, is_overdue
+from paydue.domain.invoices import badge_state, is_overdue, outstanding
 from paydue.services.ids import hash_token
 from paydue.services.invoices import get_invoice, issuer_today
 from paydue.web.deps import ContainerDep
@@ -53,7 +53,7 @@ def badge(request: Request, token: str, ext: Literal["svg", "json"], c: Containe
                 "status": invoice.status.value,
                 "state": state,
                 "overdue": overdue,
-                "amount_due": amount_due(invoice.amount, invoice.amount_paid),
+                "amount_due": outstanding(invoice.status, invoice.amount, invoice.amount_paid),
                 "currency": invoice.currency,
                 "due_date": invoice.due_date.isoformat(),
                 "updated_at": invoice.updated_at.isoformat(),

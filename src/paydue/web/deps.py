@@ -22,10 +22,14 @@ def current_issuer(
 ) -> Issuer:
     """The issuer whose API key is in ``Authorization: Bearer <key>``."""
     if not authorization:
-        raise Unauthorized("send your API key as 'Authorization: Bearer <key>'", code="missing_api_key")
+        raise Unauthorized(
+            "send your API key as 'Authorization: Bearer <key>'", code="missing_api_key"
+        )
     scheme, _, key = authorization.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise Unauthorized("the Authorization header must be 'Bearer <key>'", code="invalid_api_key")
+        raise Unauthorized(
+            "the Authorization header must be 'Bearer <key>'", code="invalid_api_key"
+        )
     with container(request).uow(readonly=True) as uow:
         return authenticate(uow, key.strip())
 

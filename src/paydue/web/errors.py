@@ -45,7 +45,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> Response:
         kind = "invalid_request_error" if exc.status < 500 else "api_error"
-        return json_response(error_body(exc.code, exc.message, kind=kind, details=exc.details), exc.status)
+        return json_response(
+            error_body(exc.code, exc.message, kind=kind, details=exc.details), exc.status
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
@@ -55,10 +57,13 @@ def install(app: FastAPI) -> None:
             ctx = err.get("ctx") or {}
             pos = err.get("loc", ("body", "?"))[-1]
             message = f"malformed JSON at position {pos}: {ctx.get('error', 'invalid')}"
-            return json_response(error_body("malformed_json", message, kind="invalid_request_error"), 400)
+            return json_response(
+                error_body("malformed_json", message, kind="invalid_request_error"), 400
+            )
         summary, details = validation_details(errors)
         return json_response(
-            error_body("invalid_request", summary, kind="invalid_request_error", details=details), 422
+            error_body("invalid_request", summary, kind="invalid_request_error", details=details),
+            422,
         )
 
     @app.exception_handler(IntegrityError)

@@ -24,17 +24,20 @@ Handler = Callable[[UnitOfWork], tuple[int, Any]]
 MAX_KEY_LENGTH = 255
 
 
-def _request_hash(request: Request, body: bytes) -> str:
-    h = hashlib.sha256()
-    h.update(request.method.encode())
-    h.update(b" ")
-    h.update(request.url.path.encode())
-    h.update(b"\n")
+def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
+    """What identifies a request for ``Idempotency-Key``: method, path, query and body bytes."""
+    h = hashlib.sha256(f"{method} {path}?{query}\n".encode())
     h.update(body)
     return h.hexdigest()
 
 
-def run(request: Request, container: Container, issuer: Issuer, body: bytes, handler: Handler) -> Response:
+def _request_hash(request: Request, body: bytes) -> str:
+    return fingerprint(request.method, request.url.path, request.url.query, body)
+
+
+def run(
+    request: Request, container: Container, issuer: Issuer, body: bytes, handler: Handler
+) -> Response:
     """Run ``handler`` in a unit of work and commit, honouring the Idempotency-Key header."""
     key = request.headers.get("idempotency-key")
     if key is None:
@@ -91,7 +94,9 @@ def _store_error(container: Container, issuer: Issuer, key: str, exc: DomainErro
     """A refused request is answered the same way when it is repeated with the same key."""
     from paydue.web.responses import error_body
 
-    body = dumps(error_body(exc.code, exc.message, kind="invalid_request_error", details=exc.details))
+    body = dumps(
+        error_body(exc.code, exc.message, kind="invalid_request_error", details=exc.details)
+    )
     with container.uow() as uow:
         uow.idempotency.complete(issuer.id, key, exc.status, body)
         uow.commit()

@@ -12,8 +12,12 @@ def dumps(data: Any) -> bytes:
     return orjson.dumps(data)
 
 
-def json_response(data: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(dumps(data), status_code=status_code, media_type="application/json", headers=headers)
+def json_response(
+    data: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        dumps(data), status_code=status_code, media_type="application/json", headers=headers
+    )
 
 
 def error_body(code: str, message: str, *, kind: str, details: Any = None) -> dict[str, Any]:

@@ -20,8 +20,10 @@ from paydue.services.ids import new_id
 
 log = logging.getLogger(__name__)
 
-JobHandler = Callable[[Container, Job, str], None]
-"""Runs one claimed job and finishes it (``finish``/``retry``/``bury``, fenced by worker id)."""
+JobHandler = Callable[[Container, list[Job], str], None]
+"""Runs claimed jobs of one kind, a batch, and finishes each (``finish``/``retry``/``bury``,
+fenced by worker id). Taking the batch lets a handler read and write for all its jobs in one
+transaction each and do their I/O concurrently; a handler without such needs loops."""
 
 
 def handlers() -> dict[str, JobHandler]:
@@ -40,32 +42,40 @@ class Worker:
         settings = container.settings
         self.lease = timedelta(seconds=settings.worker_lease_seconds)
         self.batch_size = settings.worker_batch_size
-        self.pool = ThreadPoolExecutor(max_workers=settings.worker_concurrency, thread_name_prefix="job")
+        self.pool = ThreadPoolExecutor(
+            max_workers=settings.worker_concurrency, thread_name_prefix="job"
+        )
         self.stopping = threading.Event()
 
     def claim(self) -> list[Job]:
         with self.container.uow() as uow:
-            jobs = uow.jobs.claim(self.worker_id, uow.now(), lease=self.lease, limit=self.batch_size)
+            jobs = uow.jobs.claim(
+                self.worker_id, uow.now(), lease=self.lease, limit=self.batch_size
+            )
             uow.commit()
         return jobs
 
-    def run_job(self, job: Job) -> None:
-        handler = self.handlers.get(job.kind)
+    def run_batch(self, kind: str, jobs: list[Job]) -> None:
+        """Run the handler of ``kind`` on ``jobs``; if it fails, retry them in a minute."""
+        handler = self.handlers.get(kind)
         try:
             if handler is None:
-                raise LookupError(f"no handler for job kind {job.kind!r}")
-            handler(self.container, job, self.worker_id)
+                raise LookupError(f"no handler for job kind {kind!r}")
+            handler(self.container, jobs, self.worker_id)
         except Exception as exc:
-            log.exception("job %s (%s) failed", job.id, job.kind)
+            log.exception("%d jobs of kind %s failed", len(jobs), kind)
             with self.container.uow() as uow:
-                uow.jobs.retry(job, self.worker_id, uow.now() + timedelta(minutes=1), repr(exc))
+                for job in jobs:
+                    uow.jobs.retry(job, self.worker_id, uow.now() + timedelta(minutes=1), repr(exc))
                 uow.commit()
 
     def run_once(self) -> int:
         """Claim one batch and run it to the end; returns how many jobs ran."""
         jobs = self.claim()
-        if jobs:
-            list(self.pool.map(self.run_job, jobs))
+        by_kind: dict[str, list[Job]] = {}
+        for job in jobs:
+            by_kind.setdefault(job.kind, []).append(job)
+        list(self.pool.map(self.run_batch, by_kind.keys(), by_kind.values()))
         return len(jobs)
 
     def run_forever(self, wake: threading.Event | None = None) -> None:
@@ -95,7 +105,10 @@ class InProcessWorker:
     def __init__(self, container: Container) -> None:
         self.worker = Worker(container)
         self.thread = threading.Thread(
-            target=self.worker.run_forever, args=(container.work_available,), daemon=True, name="paydue-worker"
+            target=self.worker.run_forever,
+            args=(container.work_available,),
+            daemon=True,
+            name="paydue-worker",
         )
 
     def start(self) -> None:

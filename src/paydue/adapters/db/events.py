@@ -105,3 +105,12 @@ class EventLog:
             sa.select(events).where(events.c.issuer_id == issuer_id, events.c.id == event_id)
         ).first()
         return _event(row) if row else None
+
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]:
+        """Events by (issuer id, event id), in one query; missing ones are left out."""
+        if not keys:
+            return {}
+        rows = self.conn.execute(
+            sa.select(events).where(sa.tuple_(events.c.issuer_id, events.c.id).in_(list(keys)))
+        ).all()
+        return {(r.issuer_id, r.id): _event(r) for r in rows}

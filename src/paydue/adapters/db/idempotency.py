@@ -33,6 +33,7 @@ class IdempotencyRepository:
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        # RETURNING, not rowcount: an INSERT's rowcount is -1 with psycopg on SQLAlchemy 2.1.
         inserted = self.conn.execute(
             insert(idempotency_keys)
             .values(
@@ -43,8 +44,9 @@ class IdempotencyRepository:
                 created_at=now,
             )
             .on_conflict_do_nothing()
-        ).rowcount
-        if inserted == 1:
+            .returning(idempotency_keys.c.key)
+        ).first()
+        if inserted is not None:
             return None
         takeover = self.conn.execute(
             sa.update(idempotency_keys)
@@ -64,7 +66,9 @@ class IdempotencyRepository:
                 idempotency_keys.c.issuer_id == issuer_id, idempotency_keys.c.key == key
             )
         ).one()
-        return StoredRequest(row.request_hash, row.locked_until, row.response_status, row.response_body)
+        return StoredRequest(
+            row.request_hash, row.locked_until, row.response_status, row.response_body
+        )
 
     def complete(self, issuer_id: str, key: str, status: int, body: bytes) -> None:
         self.conn.execute(

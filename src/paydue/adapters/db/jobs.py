@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from paydue.adapters.db.bulk import insert_rows
 from paydue.adapters.db.records import Job
 from paydue.adapters.db.tables import jobs
+from paydue.services.ids import new_id
 
 
 def _job(row: Any) -> Job:
@@ -46,34 +47,58 @@ class JobQueue:
     def enqueue(self, rows: Sequence[dict[str, Any]]) -> None:
         insert_rows(self.conn, jobs, rows)
 
-    def claim(
-        self, worker_id: str, now: datetime, *, lease: timedelta, limit: int
-    ) -> list[Job]:
+    def add(
+        self,
+        issuer_id: str,
+        kind: str,
+        now: datetime,
+        *,
+        event_id: str | None = None,
+        endpoint_id: str | None = None,
+    ) -> Job:
+        """Enqueue one job, due at ``now``."""
+        row = self.conn.execute(
+            sa.insert(jobs)
+            .values(
+                issuer_id=issuer_id,
+                id=new_id("job"),
+                kind=kind,
+                status="pending",
+                run_at=now,
+                attempts=0,
+                event_id=event_id,
+                endpoint_id=endpoint_id,
+                created_at=now,
+            )
+            .returning(*jobs.c)
+        ).one()
+        return _job(row)
+
+    def claim(self, worker_id: str, now: datetime, *, lease: timedelta, limit: int) -> list[Job]:
         due = sa.or_(
             sa.and_(jobs.c.status == "pending", jobs.c.run_at <= now),
             sa.and_(jobs.c.status == "running", jobs.c.lease_expires_at < now),
         )
-        stmt = sa.select(jobs.c.issuer_id, jobs.c.id).where(due).order_by(jobs.c.run_at).limit(limit)
+        stmt = (
+            sa.select(jobs.c.issuer_id, jobs.c.id).where(due).order_by(jobs.c.run_at).limit(limit)
+        )
         if self.conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         keys = self.conn.execute(stmt).all()
         if not keys:
             return []
-        claimed: list[Job] = []
-        for issuer_id, job_id in keys:
-            row = self.conn.execute(
-                sa.update(jobs)
-                .where(jobs.c.issuer_id == issuer_id, jobs.c.id == job_id)
-                .values(
-                    status="running",
-                    locked_by=worker_id,
-                    lease_expires_at=now + lease,
-                    attempts=jobs.c.attempts + 1,
-                )
-                .returning(*jobs.c)
-            ).one()
-            claimed.append(_job(row))
-        return claimed
+        rows = self.conn.execute(
+            sa.update(jobs)
+            .where(sa.tuple_(jobs.c.issuer_id, jobs.c.id).in_([tuple(k) for k in keys]))
+            .values(
+                status="running",
+                locked_by=worker_id,
+                lease_expires_at=now + lease,
+                attempts=jobs.c.attempts + 1,
+            )
+            .returning(*jobs.c)
+        ).all()
+        return sorted((_job(r) for r in rows), key=lambda j: j.run_at)
 
     def _fenced(self, job: Job, worker_id: str, values: dict[str, Any]) -> bool:
         result = self.conn.execute(
@@ -94,6 +119,21 @@ class JobQueue:
             job, worker_id, {"status": "done", "finished_at": now, "lease_expires_at": None}
         )
 
+    def finish_many(self, done: Sequence[Job], worker_id: str, now: datetime) -> set[str]:
+        """``finish`` for many jobs in one statement; the ids of those that were finished."""
+        if not done:
+            return set()
+        fence = sa.tuple_(jobs.c.issuer_id, jobs.c.id, jobs.c.attempts).in_(
+            [(j.issuer_id, j.id, j.attempts) for j in done]
+        )
+        rows = self.conn.execute(
+            sa.update(jobs)
+            .where(fence, jobs.c.status == "running", jobs.c.locked_by == worker_id)
+            .values(status="done", finished_at=now, lease_expires_at=None)
+            .returning(jobs.c.id)
+        ).all()
+        return {r.id for r in rows}
+
     def retry(self, job: Job, worker_id: str, run_at: datetime, error: str) -> bool:
         return self._fenced(
             job,
@@ -112,7 +152,12 @@ class JobQueue:
         return self._fenced(
             job,
             worker_id,
-            {"status": "dead", "finished_at": now, "last_error": error[:1000], "lease_expires_at": None},
+            {
+                "status": "dead",
+                "finished_at": now,
+                "last_error": error[:1000],
+                "lease_expires_at": None,
+            },
         )
 
     def get(self, issuer_id: str, job_id: str) -> Job | None:
@@ -124,7 +169,9 @@ class JobQueue:
     def for_endpoint(
         self, issuer_id: str, endpoint_id: str, *, after_id: str | None, limit: int
     ) -> list[Job]:
-        stmt = sa.select(jobs).where(jobs.c.issuer_id == issuer_id, jobs.c.endpoint_id == endpoint_id)
+        stmt = sa.select(jobs).where(
+            jobs.c.issuer_id == issuer_id, jobs.c.endpoint_id == endpoint_id
+        )
         if after_id is not None:
             stmt = stmt.where(jobs.c.id < after_id)
         rows = self.conn.execute(stmt.order_by(jobs.c.id.desc()).limit(limit)).all()

@@ -42,7 +42,9 @@ class PayLinkRepository:
 
     def get(self, issuer_id: str, link_id: str) -> PayLink | None:
         row = self.conn.execute(
-            sa.select(pay_links).where(pay_links.c.issuer_id == issuer_id, pay_links.c.id == link_id)
+            sa.select(pay_links).where(
+                pay_links.c.issuer_id == issuer_id, pay_links.c.id == link_id
+            )
         ).first()
         return _link(row) if row else None
 

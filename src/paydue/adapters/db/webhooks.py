@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from paydue.adapters.db.bulk import insert_rows
 from paydue.adapters.db.records import WebhookEndpoint
 from paydue.adapters.db.tables import webhook_attempts, webhook_endpoints
 
@@ -48,7 +49,19 @@ class WebhookRepository:
         ).all()
         return [_endpoint(r) for r in rows]
 
-    def set_enabled(self, issuer_id: str, endpoint_id: str, enabled: bool, reason: str | None) -> bool:
+    def update(self, issuer_id: str, endpoint_id: str, values: dict[str, Any]) -> bool:
+        result = self.conn.execute(
+            sa.update(webhook_endpoints)
+            .where(
+                webhook_endpoints.c.issuer_id == issuer_id, webhook_endpoints.c.id == endpoint_id
+            )
+            .values(**values)
+        )
+        return result.rowcount == 1
+
+    def set_enabled(
+        self, issuer_id: str, endpoint_id: str, enabled: bool, reason: str | None
+    ) -> bool:
         result = self.conn.execute(
             sa.update(webhook_endpoints)
             .where(
@@ -62,6 +75,9 @@ class WebhookRepository:
 
     def log_attempt(self, values: dict[str, Any]) -> None:
         self.conn.execute(sa.insert(webhook_attempts), values)
+
+    def log_attempts(self, rows: Sequence[dict[str, Any]]) -> None:
+        insert_rows(self.conn, webhook_attempts, rows)
 
     def attempts(
         self, issuer_id: str, job_ids: Sequence[str]

@@ -14,9 +14,9 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from paydue.domain.invoices import amount_due
 from paydue.domain.money import Money
 from paydue.domain.paylinks import Refusal
-from paydue.domain.invoices import amount_due
 from paydue.domain.references import format_rf
 from paydue.services import elements
 from paydue.services import paylinks as svc
@@ -52,7 +52,9 @@ def _page(status: int = 200, **context: object) -> HTMLResponse:
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
-def _show(c: ContainerDep, token: str, *, tan_verified: bool, tan_error: str | None = None) -> HTMLResponse:
+def _show(
+    c: ContainerDep, token: str, *, tan_verified: bool, tan_error: str | None = None
+) -> HTMLResponse:
     with c.uow() as uow:
         opened = svc.open_pay_link(uow, token, tan_verified=tan_verified)
         issuer = uow.issuers.get(opened.invoice.issuer_id)
@@ -92,7 +94,9 @@ def pay_page(token: str, c: ContainerDep) -> HTMLResponse:
 
 
 @router.post("/p/{token}/tan", response_class=HTMLResponse)
-def submit_tan(token: str, tan: Annotated[str, Form(max_length=12)], c: ContainerDep) -> HTMLResponse:
+def submit_tan(
+    token: str, tan: Annotated[str, Form(max_length=12)], c: ContainerDep
+) -> HTMLResponse:
     with c.uow() as uow:
         ok, left = svc.verify_tan(uow, c.settings.secret_bytes, token, tan)
         uow.commit()

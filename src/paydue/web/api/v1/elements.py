@@ -25,7 +25,11 @@ def get_elements(invoice_id: str, c: ContainerDep, issuer: IssuerDep) -> Respons
 
 @router.get("/qr.{kind}", summary="QR code of the invoice's pay link (svg or png)")
 def link_qr(
-    request: Request, invoice_id: str, kind: Literal["svg", "png"], c: ContainerDep, issuer: IssuerDep
+    request: Request,
+    invoice_id: str,
+    kind: Literal["svg", "png"],
+    c: ContainerDep,
+    issuer: IssuerDep,
 ) -> Response:
     with c.uow(readonly=True) as uow:
         invoice = get_invoice(uow, issuer.id, invoice_id)
@@ -34,7 +38,11 @@ def link_qr(
 
 @router.get("/epc-qr.{kind}", summary="EPC QR code (SEPA credit transfer) of the amount due")
 def epc_qr(
-    request: Request, invoice_id: str, kind: Literal["svg", "png"], c: ContainerDep, issuer: IssuerDep
+    request: Request,
+    invoice_id: str,
+    kind: Literal["svg", "png"],
+    c: ContainerDep,
+    issuer: IssuerDep,
 ) -> Response:
     with c.uow(readonly=True) as uow:
         invoice = get_invoice(uow, issuer.id, invoice_id)

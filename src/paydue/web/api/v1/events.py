@@ -6,24 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from paydue.adapters.db.records import StoredEvent
 from paydue.domain.errors import NotFound
+from paydue.services.events import event_resource
 from paydue.web.deps import ContainerDep, IssuerDep
 from paydue.web.responses import json_response
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
-
-
-def event_resource(e: StoredEvent) -> dict[str, object]:
-    """An event as the feed and webhooks show it."""
-    return {
-        "id": e.id,
-        "object": "event",
-        "sequence": e.seq,
-        "type": e.type,
-        "created_at": e.created_at.isoformat(),
-        "data": e.data,
-    }
 
 
 @router.get("", summary="Poll events after a cursor")

@@ -17,7 +17,12 @@ router = APIRouter(tags=["pay links"])
 
 @router.post("/v1/invoices/{invoice_id}/pay-links", status_code=201, summary="Create a pay link")
 def create_pay_link(
-    request: Request, invoice_id: str, body: PayLinkIn, raw: BodyDep, c: ContainerDep, issuer: IssuerDep
+    request: Request,
+    invoice_id: str,
+    body: PayLinkIn,
+    raw: BodyDep,
+    c: ContainerDep,
+    issuer: IssuerDep,
 ) -> Response:
     """The response is the only time the token-bearing URL and the TAN are shown."""
 
@@ -49,7 +54,9 @@ def list_pay_links(invoice_id: str, c: ContainerDep, issuer: IssuerDep) -> Respo
         invoice = get_invoice(uow, issuer.id, invoice_id)
         links = uow.pay_links.for_invoice(issuer.id, invoice.id)
     data = [
-        svc.pay_link_resource(link, c.links.invoice_pay_url(invoice.id) if link.is_primary else None)
+        svc.pay_link_resource(
+            link, c.links.invoice_pay_url(invoice.id) if link.is_primary else None
+        )
         for link in links
     ]
     return json_response({"object": "list", "data": data})

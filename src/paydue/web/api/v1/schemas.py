@@ -60,7 +60,9 @@ class InvoiceIn(Strict):
 
     def command(self) -> NewInvoice:
         p = self.payer
-        address: dict[str, Any] | None = p.address.model_dump(exclude_none=True) if p.address else None
+        address: dict[str, Any] | None = (
+            p.address.model_dump(exclude_none=True) if p.address else None
+        )
         return NewInvoice(
             number=self.number,
             payer=NewPayer(
