@@ -209,8 +209,10 @@ def free_port() -> int:
 class LiveServer:
     """The real app served by uvicorn on a local port, in a thread of the test process."""
 
-    def __init__(self, container: Container, *, run_worker: bool = False) -> None:
-        self.port = free_port()
+    def __init__(
+        self, container: Container, *, run_worker: bool = False, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             create_app(container, run_worker=run_worker),

@@ -137,7 +137,7 @@ def test_a_large_file_goes_in_chunks_in_one_transaction_with_payers_shared(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("paydue.cli.IMPORT_CHUNK", 50)
+    monkeypatch.setattr("paydue.cli.csv_import.IMPORT_CHUNK", 50)
     rows = [
         f"L-{i:04d},C-{i % 70},Payer {i % 70},,{i + 1}.00,EUR,2026-11-01,2026-12-01,"
         for i in range(180)
