@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 import uvicorn
 from fastapi.testclient import TestClient
 
+from paydue.adapters.clock import SimulatedClock
 from paydue.adapters.db import migrate
 from paydue.adapters.db.engine import make_engine
 from paydue.adapters.db.tables import metadata
@@ -236,3 +238,15 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+SIMULATION_START = datetime(2026, 11, 15, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def simulated(db_url: str) -> Iterator[tuple[Container, SimulatedClock]]:
+    """A container whose clock only moves when the test says so."""
+    clock = SimulatedClock(SIMULATION_START)
+    c = build(make_settings(db_url), clock=clock)
+    yield c, clock
+    c.close()

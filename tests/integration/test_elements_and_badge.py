@@ -5,7 +5,6 @@ from __future__ import annotations
 import colorsys
 import io
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,9 +16,9 @@ from PIL import Image
 from stdnum import iso11649
 
 from paydue.adapters.clock import SimulatedClock
-from paydue.bootstrap import Container, build
+from paydue.bootstrap import Container
 from paydue.web.app import create_app
-from tests.conftest import IBAN, IssuerHandle, invoice_body, make_settings, new_issuer
+from tests.conftest import IBAN, IssuerHandle, invoice_body, new_issuer
 
 
 def create_invoice(client: TestClient, issuer: IssuerHandle, **fields: Any) -> Any:
@@ -243,14 +242,6 @@ def test_an_unknown_badge_token_is_not_found(client: TestClient, invoice: Any) -
         r = client.get(path)
         assert r.status_code == 404
         assert r.json()["error"]["code"] == "badge_not_found"
-
-
-@pytest.fixture
-def simulated(db_url: str) -> Iterator[tuple[Container, SimulatedClock]]:
-    clock = SimulatedClock(datetime(2026, 11, 15, 9, 0, tzinfo=UTC))
-    c = build(make_settings(db_url), clock=clock)
-    yield c, clock
-    c.engine.dispose()
 
 
 def test_the_badge_turns_red_after_the_due_date_in_the_issuers_timezone(

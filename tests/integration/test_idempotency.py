@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from paydue.adapters.clock import SimulatedClock
-from paydue.bootstrap import Container, build
+from paydue.bootstrap import Container
 from paydue.web.app import create_app
 from paydue.web.idempotency import fingerprint
-from tests.conftest import IssuerHandle, LiveServer, invoice_body, make_settings, new_issuer
+from tests.conftest import IssuerHandle, LiveServer, invoice_body, new_issuer
 from tests.integration.helpers import count, send_concurrently
 
 CONCURRENT = 100
@@ -159,14 +158,6 @@ def test_the_same_key_on_another_endpoint_is_refused(
 def request_hash(method: str, path: str, body: bytes) -> str:
     """The fingerprint the server keeps of an idempotent request."""
     return fingerprint(method, path, "", body)
-
-
-@pytest.fixture
-def simulated(db_url: str) -> Iterator[tuple[Container, SimulatedClock]]:
-    clock = SimulatedClock(datetime(2026, 11, 15, 9, 0, tzinfo=UTC))
-    c = build(make_settings(db_url), clock=clock)
-    yield c, clock
-    c.engine.dispose()
 
 
 def test_a_request_whose_first_attempt_is_still_running_answers_409_until_its_lock_expires(

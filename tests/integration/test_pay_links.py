@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,10 +13,10 @@ from fastapi.testclient import TestClient
 
 from paydue.adapters.clock import SimulatedClock
 from paydue.adapters.db.tables import pay_links
-from paydue.bootstrap import Container, build
+from paydue.bootstrap import Container
 from paydue.domain.paylinks import MAX_TAN_ATTEMPTS
 from paydue.web.app import create_app
-from tests.conftest import IssuerHandle, LiveServer, invoice_body, make_settings, new_issuer
+from tests.conftest import IssuerHandle, LiveServer, invoice_body, new_issuer
 from tests.integration.helpers import count, send_concurrently
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]+")
@@ -161,14 +160,6 @@ def test_fifty_concurrent_opens_at_the_limit_let_exactly_one_through(
 
     assert Counter(r.status_code for r in responses) == {200: 1, 410: CONCURRENT_OPENS - 1}
     assert link_state(client, issuer, link["id"])["opens"] == limit
-
-
-@pytest.fixture
-def simulated(db_url: str) -> Iterator[tuple[Container, SimulatedClock]]:
-    clock = SimulatedClock(datetime(2026, 11, 15, 9, 0, tzinfo=UTC))
-    c = build(make_settings(db_url), clock=clock)
-    yield c, clock
-    c.engine.dispose()
 
 
 def test_an_expired_link_shows_the_expiry_page(

@@ -26,10 +26,16 @@ def make_rf(body: str) -> str:
 
 
 def rf_for_sequence(number: int) -> str:
-    """The RF reference for the issuer's ``number``-th invoice (1-based)."""
+    """The RF reference for the issuer's ``number``-th invoice (1-based).
+
+    The same as ``make_rf`` of the zero-padded number, with the check digits computed on the
+    integer: moving ``RF00`` behind a numeric body and reading R = 27, F = 15 makes the number
+    ``body * 10**6 + 271500``, and the check digits are 98 minus that number modulo 97
+    (ISO 7064 MOD 97-10). Runs once per invoice created, so it skips the string round trip."""
     if number < 1:
         raise ValueError("reference sequence numbers start at 1")
-    return make_rf(str(number).zfill(BODY_DIGITS))
+    check = 98 - (number * 1_000_000 + 271_500) % 97
+    return f"RF{check:02d}{number:0{BODY_DIGITS}d}"
 
 
 def is_valid_rf(text: str) -> bool:

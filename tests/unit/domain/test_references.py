@@ -39,6 +39,11 @@ def test_every_sequence_number_gives_a_valid_reference(number: int) -> None:
     assert len(reference) == 4 + BODY_DIGITS
 
 
+@given(st.integers(min_value=1, max_value=10**21 - 1))
+def test_the_integer_check_digits_agree_with_the_string_computation(number: int) -> None:
+    assert rf_for_sequence(number) == make_rf(str(number).zfill(BODY_DIGITS))
+
+
 @given(st.lists(SEQUENCES, min_size=2, max_size=50, unique=True))
 def test_different_sequence_numbers_give_different_references(numbers: list[int]) -> None:
     references = [rf_for_sequence(n) for n in numbers]

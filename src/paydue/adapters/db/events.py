@@ -5,29 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
 from paydue.adapters.db.bulk import insert_rows
 from paydue.adapters.db.issuers import IssuerRepository
-from paydue.adapters.db.records import StoredEvent
+from paydue.adapters.db.records import StoredEvent, from_row
 from paydue.adapters.db.tables import events, jobs, webhook_endpoints
 from paydue.domain.events import Event, subscribed
 from paydue.services.ids import new_id
 
 WEBHOOK_DELIVERY = "webhook.deliver"
-
-
-def _event(row: Any) -> StoredEvent:
-    return StoredEvent(
-        seq=row.seq,
-        id=row.id,
-        type=row.type,
-        subject_id=row.subject_id,
-        data=dict(row.data),
-        created_at=row.created_at,
-    )
 
 
 class EventLog:
@@ -98,13 +86,13 @@ class EventLog:
         if types:
             stmt = stmt.where(events.c.type.in_(list(types)))
         rows = self.conn.execute(stmt.order_by(events.c.seq).limit(limit)).all()
-        return [_event(r) for r in rows]
+        return [from_row(StoredEvent, r) for r in rows]
 
     def get(self, issuer_id: str, event_id: str) -> StoredEvent | None:
         row = self.conn.execute(
             sa.select(events).where(events.c.issuer_id == issuer_id, events.c.id == event_id)
         ).first()
-        return _event(row) if row else None
+        return from_row(StoredEvent, row) if row else None
 
     def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]:
         """Events by (issuer id, event id), in one query; missing ones are left out."""
@@ -113,4 +101,4 @@ class EventLog:
         rows = self.conn.execute(
             sa.select(events).where(sa.tuple_(events.c.issuer_id, events.c.id).in_(list(keys)))
         ).all()
-        return {(r.issuer_id, r.id): _event(r) for r in rows}
+        return {(r.issuer_id, r.id): from_row(StoredEvent, r) for r in rows}

@@ -7,22 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from paydue.adapters.db.records import Issuer
+from paydue.adapters.db.records import Issuer, from_row
 from paydue.adapters.db.tables import api_keys, issuers
-
-
-def _issuer(row: Any) -> Issuer:
-    return Issuer(
-        id=row.id,
-        name=row.name,
-        iban=row.iban,
-        bic=row.bic,
-        country=row.country,
-        timezone=row.timezone,
-        default_currency=row.default_currency,
-        branding=dict(row.branding or {}),
-        created_at=row.created_at,
-    )
 
 
 class IssuerRepository:
@@ -34,14 +20,14 @@ class IssuerRepository:
 
     def get(self, issuer_id: str) -> Issuer | None:
         row = self.conn.execute(sa.select(issuers).where(issuers.c.id == issuer_id)).first()
-        return _issuer(row) if row else None
+        return from_row(Issuer, row) if row else None
 
     def update(self, issuer_id: str, values: dict[str, Any]) -> None:
         self.conn.execute(sa.update(issuers).where(issuers.c.id == issuer_id).values(**values))
 
     def list(self) -> list[Issuer]:
         rows = self.conn.execute(sa.select(issuers).order_by(issuers.c.created_at)).all()
-        return [_issuer(r) for r in rows]
+        return [from_row(Issuer, r) for r in rows]
 
     def reserve(self, issuer_id: str, counter: str, count: int) -> int:
         """Reserve ``count`` numbers of ``counter`` (event_seq or reference_seq); returns the
@@ -65,7 +51,7 @@ class IssuerRepository:
             .join(api_keys, api_keys.c.issuer_id == issuers.c.id)
             .where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
         ).first()
-        return _issuer(row) if row else None
+        return from_row(Issuer, row) if row else None
 
     def revoke_api_keys(self, issuer_id: str, now: datetime) -> None:
         self.conn.execute(

@@ -16,28 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from paydue.adapters.db.bulk import insert_rows
-from paydue.adapters.db.records import Job
+from paydue.adapters.db.records import Job, from_row
 from paydue.adapters.db.tables import jobs
 from paydue.services.ids import new_id
-
-
-def _job(row: Any) -> Job:
-    return Job(
-        issuer_id=row.issuer_id,
-        id=row.id,
-        kind=row.kind,
-        status=row.status,
-        run_at=row.run_at,
-        attempts=row.attempts,
-        lease_expires_at=row.lease_expires_at,
-        locked_by=row.locked_by,
-        event_id=row.event_id,
-        endpoint_id=row.endpoint_id,
-        payload=row.payload,
-        last_error=row.last_error,
-        created_at=row.created_at,
-        finished_at=row.finished_at,
-    )
 
 
 class JobQueue:
@@ -72,7 +53,7 @@ class JobQueue:
             )
             .returning(*jobs.c)
         ).one()
-        return _job(row)
+        return from_row(Job, row)
 
     def claim(self, worker_id: str, now: datetime, *, lease: timedelta, limit: int) -> list[Job]:
         due = sa.or_(
@@ -98,7 +79,7 @@ class JobQueue:
             )
             .returning(*jobs.c)
         ).all()
-        return sorted((_job(r) for r in rows), key=lambda j: j.run_at)
+        return sorted((from_row(Job, r) for r in rows), key=lambda j: j.run_at)
 
     def _fenced(self, job: Job, worker_id: str, values: dict[str, Any]) -> bool:
         result = self.conn.execute(
@@ -164,7 +145,7 @@ class JobQueue:
         row = self.conn.execute(
             sa.select(jobs).where(jobs.c.issuer_id == issuer_id, jobs.c.id == job_id)
         ).first()
-        return _job(row) if row else None
+        return from_row(Job, row) if row else None
 
     def for_endpoint(
         self, issuer_id: str, endpoint_id: str, *, after_id: str | None, limit: int
@@ -175,7 +156,7 @@ class JobQueue:
         if after_id is not None:
             stmt = stmt.where(jobs.c.id < after_id)
         rows = self.conn.execute(stmt.order_by(jobs.c.id.desc()).limit(limit)).all()
-        return [_job(r) for r in rows]
+        return [from_row(Job, r) for r in rows]
 
     def cancel_pending_for_endpoint(self, issuer_id: str, endpoint_id: str, now: datetime) -> None:
         self.conn.execute(

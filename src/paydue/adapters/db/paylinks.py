@@ -9,28 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from paydue.adapters.db.bulk import insert_rows
-from paydue.adapters.db.records import PayLink
+from paydue.adapters.db.records import PayLink, from_row
 from paydue.adapters.db.tables import pay_links
 from paydue.domain.paylinks import MAX_TAN_ATTEMPTS
-
-
-def _link(row: Any) -> PayLink:
-    return PayLink(
-        issuer_id=row.issuer_id,
-        id=row.id,
-        invoice_id=row.invoice_id,
-        is_primary=row.is_primary,
-        channel=row.channel,
-        expires_at=row.expires_at,
-        max_opens=row.max_opens,
-        open_count=row.open_count,
-        max_failed_attempts=row.max_failed_attempts,
-        failed_attempts=row.failed_attempts,
-        tan_hash=row.tan_hash,
-        tan_failures=row.tan_failures,
-        revoked_at=row.revoked_at,
-        created_at=row.created_at,
-    )
 
 
 class PayLinkRepository:
@@ -46,13 +27,13 @@ class PayLinkRepository:
                 pay_links.c.issuer_id == issuer_id, pay_links.c.id == link_id
             )
         ).first()
-        return _link(row) if row else None
+        return from_row(PayLink, row) if row else None
 
     def by_token_hash(self, token_hash: str) -> PayLink | None:
         row = self.conn.execute(
             sa.select(pay_links).where(pay_links.c.token_hash == token_hash)
         ).first()
-        return _link(row) if row else None
+        return from_row(PayLink, row) if row else None
 
     def for_invoice(self, issuer_id: str, invoice_id: str) -> list[PayLink]:
         rows = self.conn.execute(
@@ -60,7 +41,7 @@ class PayLinkRepository:
             .where(pay_links.c.issuer_id == issuer_id, pay_links.c.invoice_id == invoice_id)
             .order_by(pay_links.c.id)
         ).all()
-        return [_link(r) for r in rows]
+        return [from_row(PayLink, r) for r in rows]
 
     def revoke(self, issuer_id: str, link_id: str, now: datetime) -> bool:
         result = self.conn.execute(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
-from typing import Any
+from functools import cache
+from typing import Any, TypeVar
 
 from paydue.domain.invoices import InvoiceStatus
 
@@ -109,3 +110,17 @@ class Job:
     last_error: str | None
     created_at: datetime
     finished_at: datetime | None
+
+
+_R = TypeVar("_R")
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+def from_row(cls: type[_R], row: Any) -> _R:
+    """Build a record from a row whose columns carry the record's field names."""
+    mapping = row._mapping
+    return cls(**{name: mapping[name] for name in _field_names(cls)})

@@ -9,21 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from paydue.adapters.db.bulk import insert_rows
-from paydue.adapters.db.records import WebhookEndpoint
+from paydue.adapters.db.records import WebhookEndpoint, from_row
 from paydue.adapters.db.tables import webhook_attempts, webhook_endpoints
-
-
-def _endpoint(row: Any) -> WebhookEndpoint:
-    return WebhookEndpoint(
-        issuer_id=row.issuer_id,
-        id=row.id,
-        url=row.url,
-        event_types=list(row.event_types),
-        secret=row.secret,
-        enabled=row.enabled,
-        disabled_reason=row.disabled_reason,
-        created_at=row.created_at,
-    )
 
 
 class WebhookRepository:
@@ -39,7 +26,7 @@ class WebhookRepository:
                 webhook_endpoints.c.issuer_id == issuer_id, webhook_endpoints.c.id == endpoint_id
             )
         ).first()
-        return _endpoint(row) if row else None
+        return from_row(WebhookEndpoint, row) if row else None
 
     def list(self, issuer_id: str) -> list[WebhookEndpoint]:
         rows = self.conn.execute(
@@ -47,7 +34,7 @@ class WebhookRepository:
             .where(webhook_endpoints.c.issuer_id == issuer_id)
             .order_by(webhook_endpoints.c.id)
         ).all()
-        return [_endpoint(r) for r in rows]
+        return [from_row(WebhookEndpoint, r) for r in rows]
 
     def update(self, issuer_id: str, endpoint_id: str, values: dict[str, Any]) -> bool:
         result = self.conn.execute(
