@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import date, datetime
-from functools import cache
 from typing import Any, TypeVar
 
 from paydue.domain.invoices import InvoiceStatus
@@ -115,9 +114,14 @@ class Job:
 _R = TypeVar("_R")
 
 
-@cache
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in fields(cls))
+    return names
 
 
 def from_row(cls: type[_R], row: Any) -> _R:
