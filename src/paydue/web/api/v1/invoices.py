@@ -69,7 +69,8 @@ def list_invoices(
     c: ContainerDep,
     issuer: IssuerDep,
     status: Annotated[
-        list[str] | None, Query(description="open, partially_paid, paid, overpaid, cancelled, overdue")
+        list[str] | None,
+        Query(description="open, partially_paid, paid, overpaid, cancelled, overdue"),
     ] = None,
     payer_ref: str | None = None,
     due_from: date | None = None,
@@ -98,7 +99,9 @@ def list_invoices(
         )
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = base64.urlsafe_b64encode(rows[-1].id.encode()).decode().rstrip("=") if more else None
+    next_cursor = (
+        base64.urlsafe_b64encode(rows[-1].id.encode()).decode().rstrip("=") if more else None
+    )
     return json_response(
         {
             "object": "list",
@@ -113,7 +116,9 @@ def list_invoices(
 def get_invoice(invoice_id: str, c: ContainerDep, issuer: IssuerDep) -> Response:
     with c.uow(readonly=True) as uow:
         invoice = svc.get_invoice(uow, issuer.id, invoice_id)
-        return json_response(svc.invoice_resource(invoice, c.links, svc.issuer_today(issuer, uow.now())))
+        return json_response(
+            svc.invoice_resource(invoice, c.links, svc.issuer_today(issuer, uow.now()))
+        )
 
 
 @router.post("/{invoice_id}/cancel", summary="Cancel an unpaid invoice")
