@@ -34,8 +34,10 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module; closed after it so Playwright's event loop does not
+    outlive the browser tests in the same process."""
     executable = os.environ.get("PAYDUE_CHROMIUM") or shutil.which("chromium")
     if executable is None:
         _unavailable("no chromium on PATH (Debian package 'chromium'; or set PAYDUE_CHROMIUM)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -53,4 +54,6 @@ def send_concurrently(requests: Sequence[Request]) -> list[httpx.Response]:
                 await asyncio.gather(*(client.request(m, url, **kw) for m, url, kw in requests))
             )
 
-    return asyncio.run(send_all())
+    # A thread of its own, so a loop running in this one (Playwright's, say) does not matter.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, send_all()).result()

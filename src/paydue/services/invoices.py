@@ -23,10 +23,11 @@ from paydue.domain.invoices import (
 )
 from paydue.domain.money import MoneyError, check_amount, check_currency
 from paydue.domain.references import rf_for_sequence
-from paydue.services.ids import hash_token, new_id
+from paydue.services.ids import hash_token, new_id, new_ids
 from paydue.services.links import PublicLinks
 
 MAX_BATCH = 10_000
+OPEN = InvoiceStatus.OPEN.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,20 @@ def create_invoices(
 ) -> list[Invoice]:
     """Create invoices all-or-nothing: each gets an RF reference, its own pay link and badge
     token, and an ``invoice.created`` event. Raises with a per-item error list when any is bad."""
+    return _create(uow, links, issuer, items)[0]
+
+
+def create_invoice_resources(
+    uow: UnitOfWork, links: PublicLinks, issuer: Issuer, items: Sequence[NewInvoice]
+) -> list[dict[str, Any]]:
+    """``create_invoices``, answering with each invoice's public representation: the data of its
+    ``invoice.created`` event, built once for the event and the answer."""
+    return _create(uow, links, issuer, items)[1]
+
+
+def _create(
+    uow: UnitOfWork, links: PublicLinks, issuer: Issuer, items: Sequence[NewInvoice]
+) -> tuple[list[Invoice], list[dict[str, Any]]]:
     if not items:
         raise InvalidInput("no invoices given")
     if len(items) > MAX_BATCH:
@@ -197,7 +212,7 @@ def create_invoices(
         [
             {
                 "issuer_id": issuer.id,
-                "id": new_id("pyr"),
+                "id": payer_id,
                 "ref": p.ref,
                 "name": p.name,
                 "email": p.email,
@@ -208,24 +223,33 @@ def create_invoices(
                 "created_at": now,
                 "updated_at": now,
             }
-            for p in payers_by_ref.values()
+            for p, payer_id in zip(
+                payers_by_ref.values(), new_ids("pyr", len(payers_by_ref)), strict=True
+            )
         ],
     )
+    payers = {
+        p.ref: Payer(
+            payer_ids[p.ref], p.ref, p.name, p.email, p.phone, p.language, p.timezone, p.address
+        )
+        for p in payers_by_ref.values()
+    }
     first_ref = uow.issuers.reserve(issuer.id, "reference_seq", len(items))
 
     created: list[Invoice] = []
+    resources: list[dict[str, Any]] = []
+    events: list[ev.Event] = []
     invoice_rows: list[dict[str, Any]] = []
     link_rows: list[dict[str, Any]] = []
+    invoice_ids = new_ids("inv", len(items))
+    link_ids = new_ids("pl", len(items))
     for offset, item in enumerate(items):
-        invoice_id = new_id("inv")
-        p = payers_by_ref[item.payer.ref]
+        invoice_id = invoice_ids[offset]
         invoice = Invoice(
             issuer_id=issuer.id,
             id=invoice_id,
             number=item.number,
-            payer=Payer(
-                payer_ids[p.ref], p.ref, p.name, p.email, p.phone, p.language, p.timezone, p.address
-            ),
+            payer=payers[item.payer.ref],
             amount=item.amount,
             currency=item.currency,
             amount_paid=0,
@@ -238,7 +262,10 @@ def create_invoices(
             updated_at=now,
             cancelled_at=None,
         )
+        resource = invoice_resource(invoice, links, today)
         created.append(invoice)
+        resources.append(resource)
+        events.append(ev.Event(ev.INVOICE_CREATED, invoice_id, resource))
         invoice_rows.append(
             {
                 "issuer_id": issuer.id,
@@ -248,7 +275,7 @@ def create_invoices(
                 "amount": invoice.amount,
                 "currency": invoice.currency,
                 "amount_paid": 0,
-                "status": InvoiceStatus.OPEN.value,
+                "status": OPEN,
                 "issue_date": invoice.issue_date,
                 "due_date": invoice.due_date,
                 "description": invoice.description,
@@ -261,7 +288,7 @@ def create_invoices(
         link_rows.append(
             {
                 "issuer_id": issuer.id,
-                "id": new_id("pl"),
+                "id": link_ids[offset],
                 "invoice_id": invoice_id,
                 "token_hash": hash_token(links.primary_pay_token(invoice_id)),
                 "is_primary": True,
@@ -273,14 +300,8 @@ def create_invoices(
         )
     uow.invoices.add_many(invoice_rows)
     uow.pay_links.add_many(link_rows)
-    uow.record_many(
-        issuer.id,
-        [
-            ev.Event(ev.INVOICE_CREATED, inv.id, invoice_resource(inv, links, today))
-            for inv in created
-        ],
-    )
-    return created
+    uow.record_many(issuer.id, events)
+    return created, resources
 
 
 def get_invoice(

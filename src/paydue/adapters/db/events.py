@@ -13,7 +13,7 @@ from paydue.adapters.db.issuers import IssuerRepository
 from paydue.adapters.db.records import StoredEvent, from_row
 from paydue.adapters.db.tables import events, jobs, webhook_endpoints
 from paydue.domain.events import Event, subscribed
-from paydue.services.ids import new_id
+from paydue.services.ids import new_id, new_ids
 
 WEBHOOK_DELIVERY = "webhook.deliver"
 
@@ -31,13 +31,15 @@ class EventLog:
         stored = [
             StoredEvent(
                 seq=first + i,
-                id=new_id("evt"),
+                id=event_id,
                 type=e.type,
                 subject_id=e.subject_id,
                 data=dict(e.data),
                 created_at=now,
             )
-            for i, e in enumerate(pending)
+            for i, (e, event_id) in enumerate(
+                zip(pending, new_ids("evt", len(pending)), strict=True)
+            )
         ]
         insert_rows(
             self.conn,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from paydue.adapters.db.types import JSONType, UTCDateTime
+from paydue.adapters.db.types import JSONTextType, JSONType, UTCDateTime
 
 metadata = sa.MetaData(
     naming_convention={
@@ -157,7 +157,7 @@ events = sa.Table(
     sa.Column("id", ID, nullable=False, unique=True),
     sa.Column("type", sa.String(64), nullable=False),
     sa.Column("subject_id", ID, nullable=False),
-    sa.Column("data", JSONType, nullable=False),
+    sa.Column("data", JSONTextType, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 

@@ -33,3 +33,8 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
 
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+JSONTextType = sa.JSON()
+"""JSON kept as the text written (PostgreSQL ``json``), for append-only documents that are only
+ever read whole, such as event data: PostgreSQL checks the syntax but does not build the
+``jsonb`` tree on every insert, and the keys come back in the order they were written."""

@@ -84,11 +84,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("type", sa.String(length=64), nullable=False),
         sa.Column("subject_id", sa.String(length=40), nullable=False),
-        sa.Column(
-            "data",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
-        ),
+        sa.Column("data", sa.JSON(), nullable=False),
         sa.Column(
             "created_at", paydue.adapters.db.types.UTCDateTime(timezone=True), nullable=False
         ),
