@@ -32,9 +32,22 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 10.0
     worker_lease_seconds: float = 60.0
     worker_poll_seconds: float = 0.5
-    worker_batch_size: int = 50
-    worker_concurrency: int = 16
+    worker_batch_size: int = Field(default=100, ge=1, description="jobs claimed at a time")
+    worker_batches_in_flight: int = Field(
+        default=2,
+        ge=1,
+        description="claimed batches a worker runs at once: the next is claimed while one runs",
+    )
+    worker_concurrency: int = Field(
+        default=100, ge=1, description="outbound requests in flight per worker process"
+    )
     idempotency_lock_seconds: float = 60.0
+    match_threshold: float = Field(
+        default=0.8,
+        ge=0.5,
+        le=1.0,
+        description="confidence from which a bank credit is booked without review",
+    )
     outbox_dir: Path = Path("paydue-outbox")
 
     @model_validator(mode="after")

@@ -135,6 +135,69 @@ def test_malformed_json_is_a_400_naming_the_position(
     assert f"position {position}" in error["message"]
 
 
+@pytest.mark.parametrize(
+    ("content", "position"),
+    [
+        (b'{"invoices": [{"number": "INV-1",', 33),
+        (b'{"invoices": [] "x": 1}', 16),
+        (b"{'invoices': []}", 1),
+        (b"not json at all", 0),
+    ],
+)
+def test_a_malformed_batch_is_a_400_naming_the_position(
+    content: bytes, position: int, client: TestClient, issuer: IssuerHandle, unchanged: None
+) -> None:
+    headers = {**issuer.headers, "Content-Type": "application/json"}
+    error = error_of(client.post("/v1/invoices/batch", content=content, headers=headers), 400)
+    assert error["code"] == "malformed_json"
+    assert f"position {position}" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [(b"", "application/json"), (b'{"invoices": []}', "text/plain"), (b"{}", None)],
+    ids=["empty body", "not sent as JSON", "no content type"],
+)
+def test_a_batch_body_that_is_missing_or_not_json_is_refused_like_a_single_invoice(
+    content: bytes,
+    content_type: str | None,
+    client: TestClient,
+    issuer: IssuerHandle,
+    unchanged: None,
+) -> None:
+    headers = {**issuer.headers, **({"Content-Type": content_type} if content_type else {})}
+    single = error_of(client.post("/v1/invoices", content=content, headers=headers), 422)
+    batch = error_of(client.post("/v1/invoices/batch", content=content, headers=headers), 422)
+    assert [d["field"] for d in batch["details"]] == [d["field"] for d in single["details"]]
+    assert batch["code"] == single["code"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"payer": payer(email="erika.example.org")}, "payer.email", "email"),
+        ({"payer": payer(nickname="E")}, "payer.nickname", "unknown field"),
+        ({"amount": 12.5}, "amount", "integer"),
+        ({"due_date": "2026-02-30"}, "due_date", "date"),
+    ],
+)
+def test_a_schema_error_in_a_batch_names_the_item_and_field(
+    change: dict[str, Any],
+    field: str,
+    words: str,
+    client: TestClient,
+    issuer: IssuerHandle,
+    unchanged: None,
+) -> None:
+    items = [invoice_body(f"B-{i}") for i in range(4)]
+    items[2] = {**items[2], **change}
+    r = client.post("/v1/invoices/batch", json={"invoices": items}, headers=issuer.headers)
+    error = error_of(r, 422)
+    assert f"item 2: {field}" in error["message"]
+    assert words in error["message"].lower()
+    assert [(d["index"], d["field"]) for d in error["details"]] == [(2, field)]
+
+
 def test_a_batch_above_the_limit_is_refused_naming_the_limit(
     client: TestClient, issuer: IssuerHandle, unchanged: None
 ) -> None:

@@ -58,3 +58,39 @@ def test_external_payments_make_an_invoice_partially_paid_then_overpaid(
         "credit.received",
         "invoice.overpaid",
     ]
+
+
+def test_the_batch_body_is_documented_and_every_schema_reference_resolves(
+    client: TestClient,
+) -> None:
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/v1/invoices/batch"]["post"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    assert body["required"] is True
+    assert schema["properties"]["invoices"]["items"] == {"$ref": "#/components/schemas/InvoiceIn"}
+    assert schema["properties"]["invoices"]["maxItems"] == 10_000
+
+    def refs(node: object) -> list[str]:
+        if isinstance(node, dict):
+            found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+            return found + [r for v in node.values() for r in refs(v)]
+        if isinstance(node, list):
+            return [r for v in node for r in refs(v)]
+        return []
+
+    for ref in refs(spec):
+        assert ref.removeprefix("#/components/schemas/") in spec["components"]["schemas"], ref
+
+
+def test_a_batch_answers_with_the_resources_its_events_carry(
+    client: TestClient, issuer: IssuerHandle
+) -> None:
+    items = [invoice_body(f"EV-{i}") for i in range(3)]
+    r = client.post("/v1/invoices/batch", json={"invoices": items}, headers=issuer.headers)
+    assert r.status_code == 201
+    created = r.json()["data"]
+    feed = client.get("/v1/events", headers=issuer.headers).json()["data"]
+    by_subject = {e["data"]["id"]: e["data"] for e in feed if e["type"] == "invoice.created"}
+    assert [by_subject[i["id"]] for i in created] == created
+    for invoice in created:
+        assert client.get(f"/v1/invoices/{invoice['id']}", headers=issuer.headers).json() == invoice

@@ -19,6 +19,7 @@ from paydue.services.ids import new_id, new_webhook_secret
 from paydue.web.app import create_app
 from tests.conftest import IssuerHandle, invoice_body, make_settings
 from tests.integration.helpers import table_contents
+from tests.integration.statement_files import Entry, camt053, upload
 
 
 def api_routes() -> list[tuple[str, str, APIRoute]]:
@@ -61,6 +62,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "WebhookEndpointPatch": {"enabled": False},
     "InvoiceIn": invoice_body("ISO-NEW"),
     "BatchIn": {"invoices": [invoice_body("ISO-NEW")]},
+    # an amount that is not the line's: the owner gets 422, never a booking
+    "SuspenseAssignIn": {"allocations": [{"invoice_id": "inv_x", "amount": 1}]},
+    "SuspenseResolveIn": {"status": "other_income"},
 }
 
 
@@ -121,6 +125,7 @@ def world(
         f"/v1/invoices/{invoice['id']}/pay-links", json={"max_opens": 5}, headers=b.headers
     ).json()
     event = client.get("/v1/events", headers=b.headers).json()["data"][0]
+    imported = upload(client, b, camt053([Entry(777, name="Unknown", text="?")])).json()
     with container.engine.connect() as conn:
         delivery_id = conn.execute(
             jobs.select().with_only_columns(jobs.c.id).where(jobs.c.issuer_id == b.id).limit(1)
@@ -131,6 +136,8 @@ def world(
         "event_id": event["id"],
         "endpoint_id": endpoint_id,
         "delivery_id": delivery_id,
+        "statement_id": imported["statements"][0]["id"],
+        "item_id": imported["suspense_items"][0]["id"],
     }
     return World(a, b, b_ids, invoice["id"])
 

@@ -229,7 +229,7 @@ Origin = tuple[str, str, int]
 
 _PRINTABLE = "".join(map(chr, range(0x21, 0x7F)))
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_FIELD_VALUE = re.compile(r"[^\r\n\x00]*")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 _DEFAULT_HEADER_LINES = "".join(f"{name}: {value}\r\n" for name, value in DEFAULT_HEADERS)
 
 

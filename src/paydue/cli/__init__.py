@@ -14,7 +14,7 @@ import typer
 
 from paydue.adapters.db import migrate as db_migrate
 from paydue.bootstrap import build
-from paydue.cli import csv_import, demo
+from paydue.cli import csv_import, demo, statements
 from paydue.cli.common import (
     fail,
     load_settings,
@@ -36,6 +36,8 @@ issuer_app = typer.Typer(help="Issuers (tenants) and their API keys.", no_args_i
 invoices_app = typer.Typer(help="Invoices in bulk.", no_args_is_help=True)
 app.add_typer(issuer_app, name="issuer")
 app.add_typer(invoices_app, name="invoices")
+statements_app = typer.Typer(help="Bank statements and reconciliation.", no_args_is_help=True)
+app.add_typer(statements_app, name="statements")
 
 # --- server, worker, schema -------------------------------------------------------------------
 
@@ -141,4 +143,5 @@ def issuer_list() -> None:
 
 
 invoices_app.command("import")(csv_import.invoices_import)
+statements_app.command("import")(statements.statements_import)
 app.command("demo")(demo.demo)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 import typer
 import uvicorn
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from paydue.adapters.db import migrate as db_migrate
 from paydue.bootstrap import Container, build
@@ -19,6 +20,18 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+
+
+def progress_bar() -> Progress:
+    """The progress display of long commands, on stderr so ``--json`` output stays clean."""
+    return Progress(
+        TextColumn("{task.description:>9}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

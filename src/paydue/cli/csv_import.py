@@ -11,11 +11,11 @@ from typing import Annotated, Any
 
 import pydantic
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from paydue.adapters.db.records import Issuer
 from paydue.adapters.db.uow import UnitOfWork
-from paydue.cli.common import EXIT_INVALID, err, fail, out, ready_container
+from paydue.cli.common import EXIT_INVALID, fail, out, progress_bar, ready_container
 from paydue.domain.errors import DomainError
 from paydue.domain.money import MoneyError, parse_decimal
 from paydue.services import invoices as invoice_svc
@@ -225,17 +225,6 @@ def _chunks(
         yield items[start : start + size]
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description:>9}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
-
-
 def _report(errors: list[RowError], limit: int = 200) -> None:
     for e in errors[:limit]:
         out.print(f"row {e.row}, [bold]{e.column}[/]: {e.message}", markup=True)
@@ -267,7 +256,7 @@ def invoices_import(
     _header, rows = _read_csv(file, delimiter)
     if not rows:
         fail(f"{file}: no invoices after the header row", EXIT_INVALID)
-    with container.uow() as uow, _progress() as progress:
+    with container.uow() as uow, progress_bar() as progress:
         issuer = uow.issuers.get(issuer_id)
         if issuer is None:
             fail(f"no issuer {issuer_id!r} (see `paydue issuer list`)")

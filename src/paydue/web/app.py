@@ -10,11 +10,27 @@ from fastapi import FastAPI
 from paydue import __version__
 from paydue.bootstrap import Container
 from paydue.web import badges, errors
-from paydue.web.api.v1 import elements, events, invoices, paylinks, webhooks
+from paydue.web.api.v1 import (
+    elements,
+    events,
+    invoices,
+    paylinks,
+    statements,
+    suspense,
+    webhooks,
+)
 from paydue.web.pay import routes as pay
 from paydue.worker.runner import InProcessWorker
 
-API_ROUTERS = (invoices.router, elements.router, paylinks.router, events.router, webhooks.router)
+API_ROUTERS = (
+    invoices.router,
+    elements.router,
+    paylinks.router,
+    events.router,
+    webhooks.router,
+    statements.router,
+    suspense.router,
+)
 
 
 def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:

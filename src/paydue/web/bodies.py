@@ -10,6 +10,7 @@ it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from email.message import Message
 from typing import Any, TypeVar
 
@@ -61,7 +62,7 @@ def parse_json_body(adapter: TypeAdapter[T], request: Request, raw: bytes) -> T:
     return _validate(adapter.validate_python, value)
 
 
-def _validate(validate: Any, value: Any) -> Any:
+def _validate(validate: Callable[[Any], T], value: Any) -> T:
     try:
         return validate(value)
     except ValidationError as exc:

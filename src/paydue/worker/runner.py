@@ -1,4 +1,6 @@
-"""The job worker: claims due jobs in batches, runs their handlers concurrently, repeats.
+"""The job worker: one loop claims due jobs in batches and hands each batch to a thread, up to
+``worker_batches_in_flight`` batches at once, so the next batch is claimed and started while a
+batch waits on its slowest receiver.
 
 ``paydue worker`` runs it as its own process (any number of them, on any number of machines,
 with PostgreSQL); ``paydue serve`` on SQLite runs it in a thread of the server.
@@ -42,9 +44,8 @@ class Worker:
         settings = container.settings
         self.lease = timedelta(seconds=settings.worker_lease_seconds)
         self.batch_size = settings.worker_batch_size
-        self.pool = ThreadPoolExecutor(
-            max_workers=settings.worker_concurrency, thread_name_prefix="job"
-        )
+        self.batches_in_flight = settings.worker_batches_in_flight
+        self.pool = ThreadPoolExecutor(max_workers=self.batches_in_flight, thread_name_prefix="job")
         self.stopping = threading.Event()
 
     def claim(self) -> list[Job]:
@@ -69,30 +70,44 @@ class Worker:
                     uow.jobs.retry(job, self.worker_id, uow.now() + timedelta(minutes=1), repr(exc))
                 uow.commit()
 
-    def run_once(self) -> int:
-        """Claim one batch and run it to the end; returns how many jobs ran."""
-        jobs = self.claim()
+    def run_jobs(self, jobs: list[Job]) -> None:
+        """Run a claimed batch to the end, kind by kind."""
         by_kind: dict[str, list[Job]] = {}
         for job in jobs:
             by_kind.setdefault(job.kind, []).append(job)
-        list(self.pool.map(self.run_batch, by_kind.keys(), by_kind.values()))
+        for kind, batch in by_kind.items():
+            self.run_batch(kind, batch)
+
+    def run_once(self) -> int:
+        """Claim one batch and run it to the end in this thread; returns how many jobs ran."""
+        jobs = self.claim()
+        self.run_jobs(jobs)
         return len(jobs)
 
     def run_forever(self, wake: threading.Event | None = None) -> None:
+        """Claim and run batches until stopped, at most ``batches_in_flight`` at once."""
         poll = self.container.settings.worker_poll_seconds
+        window = threading.BoundedSemaphore(self.batches_in_flight)
         log.info("worker %s started", self.worker_id)
         while not self.stopping.is_set():
+            window.acquire()
+            if self.stopping.is_set():
+                break
             try:
-                ran = self.run_once()
+                jobs = self.claim()
             except Exception:
                 log.exception("claiming jobs failed; retrying")
-                ran = 0
-            if ran == 0:
-                if wake is not None:
-                    wake.wait(poll)
-                    wake.clear()
-                else:
-                    self.stopping.wait(poll)
+                jobs = []
+            if jobs:
+                running = self.pool.submit(self.run_jobs, jobs)
+                running.add_done_callback(lambda _: window.release())
+                continue
+            window.release()
+            if wake is not None:
+                wake.wait(poll)
+                wake.clear()
+            else:
+                self.stopping.wait(poll)
         self.pool.shutdown(wait=True)
 
     def stop(self) -> None:

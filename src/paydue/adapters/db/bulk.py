@@ -3,8 +3,9 @@ elsewhere."""
 
 from __future__ import annotations
 
+import itertools
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -30,19 +31,26 @@ _BINARY_TYPES = {
 _JSON_WRAPPERS: dict[str, Callable[..., Any]] = {"json": Json, "jsonb": Jsonb}
 
 
-def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+def insert_rows(
+    conn: sa.Connection, table: sa.Table, rows: Iterable[dict[str, Any]], count: int | None = None
+) -> None:
     """Insert ``rows`` (dicts with the same keys) into ``table`` in as few round trips as
-    possible. Runs inside the caller's transaction."""
-    if not rows:
+    possible. Runs inside the caller's transaction.
+
+    ``rows`` may be an iterator that makes them (then ``count`` says how many): on PostgreSQL
+    each row is sent as it is made, so the database writes the first rows while the caller is
+    still computing the next ones."""
+    total = len(rows) if count is None else count  # type: ignore[arg-type]
+    if not total:
         return
-    if conn.dialect.name == "postgresql" and len(rows) >= BULK_THRESHOLD:
+    if conn.dialect.name == "postgresql" and total >= BULK_THRESHOLD:
         copy_rows(conn, table.name, table, rows)
     else:
         conn.execute(sa.insert(table), list(rows))
 
 
 def copy_rows(
-    conn: sa.Connection, target: str, table: sa.Table, rows: Sequence[dict[str, Any]]
+    conn: sa.Connection, target: str, table: sa.Table, rows: Iterable[dict[str, Any]]
 ) -> None:
     """``COPY`` ``rows`` into the PostgreSQL table ``target``, whose columns are those of
     ``table`` (the table itself, or a temporary table made ``LIKE`` it).
@@ -52,7 +60,11 @@ def copy_rows(
     the server parsing dates, timestamps and numbers. Values must be of their column's Python
     type (``date``, aware ``datetime``, ``int``…), as SQLAlchemy would take them; JSON values
     are serialised with orjson."""
-    columns = list(rows[0].keys())
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return
+    columns = list(first)
     types = [
         _BINARY_TYPES[table.c[c].type.compile(dialect=conn.dialect).split("(")[0]] for c in columns
     ]
@@ -66,10 +78,10 @@ def copy_rows(
         copy.set_types(types)
         write = copy.write_row
         if not wrap:
-            for row in rows:
+            for row in itertools.chain((first,), rows):
                 write(values_of(row))
             return
-        for row in rows:
+        for row in itertools.chain((first,), rows):
             values = list(values_of(row))
             for i, wrapper in wrap:
                 if values[i] is not None:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from paydue.adapters.db.bulk import insert_rows
 from paydue.adapters.db.issuers import IssuerRepository
+from paydue.adapters.db.keysets import in_keys
 from paydue.adapters.db.records import StoredEvent, from_row
 from paydue.adapters.db.tables import events, jobs, webhook_endpoints
 from paydue.domain.events import Event, subscribed
@@ -101,6 +102,6 @@ class EventLog:
         if not keys:
             return {}
         rows = self.conn.execute(
-            sa.select(events).where(sa.tuple_(events.c.issuer_id, events.c.id).in_(list(keys)))
+            sa.select(events).where(in_keys(self.conn, [events.c.issuer_id, events.c.id], keys))
         ).all()
         return {(r.issuer_id, r.id): from_row(StoredEvent, r) for r in rows}

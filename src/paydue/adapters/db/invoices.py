@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -106,8 +106,10 @@ class InvoiceRepository:
         )
         return dict(found.all())
 
-    def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        insert_rows(self.conn, invoices, rows)
+    def add_many(self, rows: Iterable[dict[str, Any]], count: int | None = None) -> None:
+        """Insert invoice rows; an iterator of rows with their ``count`` is streamed
+        (``bulk.insert_rows``)."""
+        insert_rows(self.conn, invoices, rows, count)
 
     def existing_numbers(self, issuer_id: str, numbers: Sequence[str]) -> set[str]:
         """The ones of ``numbers`` the issuer has used already.
@@ -243,3 +245,18 @@ class InvoiceRepository:
             )
         ).scalar_one()
         return int(total)
+
+    def allocations_of_credit(self, issuer_id: str, credit_id: str) -> list[tuple[str, int]]:
+        """(invoice id, net amount) of a credit's allocations, reversals included, in the
+        order the invoices were first allocated."""
+        rows = self.conn.execute(
+            sa.select(
+                allocations.c.invoice_id,
+                sa.func.sum(allocations.c.amount).label("amount"),
+                sa.func.min(allocations.c.id).label("first"),
+            )
+            .where(allocations.c.issuer_id == issuer_id, allocations.c.credit_id == credit_id)
+            .group_by(allocations.c.invoice_id)
+            .order_by("first")
+        )
+        return [(r.invoice_id, int(r.amount)) for r in rows]

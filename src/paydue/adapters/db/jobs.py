@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from paydue.adapters.db.bulk import insert_rows
+from paydue.adapters.db.keysets import in_keys
 from paydue.adapters.db.records import Job, from_row
 from paydue.adapters.db.tables import jobs
 from paydue.services.ids import new_id
@@ -56,21 +57,29 @@ class JobQueue:
         return from_row(Job, row)
 
     def claim(self, worker_id: str, now: datetime, *, lease: timedelta, limit: int) -> list[Job]:
-        due = sa.or_(
-            sa.and_(jobs.c.status == "pending", jobs.c.run_at <= now),
-            sa.and_(jobs.c.status == "running", jobs.c.lease_expires_at < now),
+        """Lease up to ``limit`` due jobs to ``worker_id`` in one statement: first those whose
+        lease expired (their worker died), then pending ones, oldest first.
+
+        Each kind is its own index range (``status``, then ``run_at``), read in order and only
+        as far as needed; the expired ones are few and, with enough of them, the pending ones
+        are not read at all.
+        """
+        expired = sa.select(jobs.c.issuer_id, jobs.c.id).where(
+            jobs.c.status == "running", jobs.c.lease_expires_at < now
         )
-        stmt = (
-            sa.select(jobs.c.issuer_id, jobs.c.id).where(due).order_by(jobs.c.run_at).limit(limit)
+        pending = (
+            sa.select(jobs.c.issuer_id, jobs.c.id)
+            .where(jobs.c.status == "pending", jobs.c.run_at <= now)
+            .order_by(jobs.c.run_at)
         )
+        parts = [q.limit(limit) for q in (expired, pending)]
         if self.conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        keys = self.conn.execute(stmt).all()
-        if not keys:
-            return []
+            parts = [q.with_for_update(skip_locked=True) for q in parts]
+        subqueries = [q.subquery() for q in parts]
+        picked = sa.union_all(*(sa.select(q.c.issuer_id, q.c.id) for q in subqueries)).limit(limit)
         rows = self.conn.execute(
             sa.update(jobs)
-            .where(sa.tuple_(jobs.c.issuer_id, jobs.c.id).in_([tuple(k) for k in keys]))
+            .where(sa.tuple_(jobs.c.issuer_id, jobs.c.id).in_(picked.scalar_subquery()))
             .values(
                 status="running",
                 locked_by=worker_id,
@@ -104,8 +113,10 @@ class JobQueue:
         """``finish`` for many jobs in one statement; the ids of those that were finished."""
         if not done:
             return set()
-        fence = sa.tuple_(jobs.c.issuer_id, jobs.c.id, jobs.c.attempts).in_(
-            [(j.issuer_id, j.id, j.attempts) for j in done]
+        fence = in_keys(
+            self.conn,
+            [jobs.c.issuer_id, jobs.c.id, jobs.c.attempts],
+            [(j.issuer_id, j.id, j.attempts) for j in done],
         )
         rows = self.conn.execute(
             sa.update(jobs)

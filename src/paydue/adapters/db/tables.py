@@ -225,3 +225,105 @@ idempotency_keys = sa.Table(
     sa.Column("response_body", sa.LargeBinary),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
+
+# --- bank statements and the suspense queue ---------------------------------------------------
+
+# One statement of one account as read from an imported file; a file may hold several.
+statements = sa.Table(
+    "statements",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("format", sa.String(40), nullable=False),
+    sa.Column("account", sa.String(64)),
+    sa.Column("bank_statement_id", sa.String(140)),
+    sa.Column("file_sha256", sa.String(64), nullable=False),
+    sa.Column("lines_total", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("lines_matched", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("lines_suspense", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("lines_debit", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("lines_duplicate", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("lines_ignored", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("imported_at", UTCDateTime, nullable=False),
+    sa.Index("ix_statements_issuer_file", "issuer_id", "file_sha256"),
+)
+
+# Every booked line imported once: the fingerprint is unique per issuer, so an overlapping or
+# repeated file (or two imports at once) never books a line twice.
+statement_lines = sa.Table(
+    "statement_lines",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("statement_id", ID, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("fingerprint", sa.String(32), nullable=False),
+    sa.Column("booking_date", sa.Date, nullable=False),
+    sa.Column("value_date", sa.Date),
+    sa.Column("amount", sa.BigInteger, nullable=False),  # signed: credits positive
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("counterparty_name", sa.Text),
+    sa.Column("counterparty_iban", sa.String(64)),
+    sa.Column("counterparty_bic", sa.String(16)),
+    sa.Column("structured_reference", sa.Text),
+    sa.Column("remittance_text", sa.Text),
+    sa.Column("end_to_end_id", sa.Text),
+    sa.Column("bank_reference", sa.Text),
+    sa.Column("outcome", sa.String(12), nullable=False),  # matched, suspense, debit, ignored
+    sa.Column("rule", sa.String(20)),
+    sa.Column("confidence", sa.Float),
+    sa.Column("explanation", sa.Text),
+    sa.Column("credit_id", ID),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    _issuer_fk("statements", "statement_id"),
+    sa.UniqueConstraint("issuer_id", "fingerprint"),
+    sa.Index("ix_statement_lines_issuer_statement", "issuer_id", "statement_id", "position"),
+)
+
+suspense_items = sa.Table(
+    "suspense_items",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("line_id", ID, nullable=False),
+    # open, assigned, refund_pending, other_income
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("suggestions", JSONType, nullable=False),
+    sa.Column("credit_id", ID),  # the credit booked by a manual assignment
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime),
+    sa.Column("resolved_by", sa.String(100)),
+    sa.Column("note", sa.String(500)),
+    _issuer_fk("statement_lines", "line_id"),
+    sa.UniqueConstraint("issuer_id", "line_id"),
+    sa.Index("ix_suspense_items_issuer_status", "issuer_id", "status", "id"),
+)
+
+# Facts learned from confident matches and manual assignments: money from ``iban`` came from
+# ``payer_id``. ``learned_from`` is the statement line that taught it (undoing an assignment
+# forgets what it taught).
+payer_ibans = sa.Table(
+    "payer_ibans",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("iban", sa.String(64), primary_key=True),
+    sa.Column("payer_id", ID, primary_key=True),
+    sa.Column("learned_from", ID, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    _issuer_fk("payers", "payer_id"),
+)
+
+# Who did what to a suspense item (an API key id, or "cli"), append-only.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("subject_id", ID, nullable=False),
+    sa.Column("details", JSONType, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_audit_log_issuer_subject", "issuer_id", "subject_id"),
+)

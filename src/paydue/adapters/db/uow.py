@@ -21,6 +21,7 @@ from paydue.adapters.db.issuers import IssuerRepository
 from paydue.adapters.db.jobs import JobQueue
 from paydue.adapters.db.paylinks import PayLinkRepository
 from paydue.adapters.db.records import StoredEvent
+from paydue.adapters.db.statements import StatementRepository
 from paydue.adapters.db.webhooks import WebhookRepository
 from paydue.domain.events import Event
 
@@ -34,6 +35,7 @@ class UnitOfWork:
     jobs: JobQueue
     webhooks: WebhookRepository
     idempotency: IdempotencyRepository
+    statements: StatementRepository
 
     def __init__(
         self,
@@ -61,6 +63,7 @@ class UnitOfWork:
         self.jobs = JobQueue(self.conn)
         self.webhooks = WebhookRepository(self.conn)
         self.idempotency = IdempotencyRepository(self.conn)
+        self.statements = StatementRepository(self.conn)
         return self
 
     def __exit__(

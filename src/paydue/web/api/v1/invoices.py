@@ -16,6 +16,7 @@ from paydue.web import idempotency
 from paydue.web.api.v1.schemas import BATCH_IN, ExternalPaymentIn, InvoiceIn
 from paydue.web.bodies import openapi_body, parse_json_body
 from paydue.web.deps import BodyDep, ContainerDep, IssuerDep
+from paydue.web.gc_pause import paused_gc
 from paydue.web.responses import json_response
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
@@ -39,15 +40,16 @@ def create_invoice(
     openapi_extra=openapi_body(BATCH_IN),
 )
 def create_batch(request: Request, raw: BodyDep, c: ContainerDep, issuer: IssuerDep) -> Response:
-    # Parsed and validated in one step from the bytes (web.bodies); the schema is declared above.
-    body = parse_json_body(BATCH_IN, request, raw)
+    with paused_gc():
+        # Parsed and validated in one step from the bytes (web.bodies); schema declared above.
+        body = parse_json_body(BATCH_IN, request, raw)
 
-    def handler(uow: Any) -> tuple[int, Any]:
-        commands = [i.command() for i in body.invoices]
-        created = svc.create_invoice_resources(uow, c.links, issuer, commands)
-        return 201, {"object": "list", "count": len(created), "data": created}
+        def handler(uow: Any) -> tuple[int, Any]:
+            commands = [i.command() for i in body.invoices]
+            created = svc.create_invoice_resources(uow, c.links, issuer, commands)
+            return 201, {"object": "list", "count": len(created), "data": created}
 
-    return idempotency.run(request, c, issuer, raw, handler)
+        return idempotency.run(request, c, issuer, raw, handler)
 
 
 _INVOICE_ID = re.compile(r"inv_[0-9a-z]{26}")

@@ -1,0 +1,355 @@
+"""Bank statement import: every booked line is stored once and gets an explicit outcome.
+
+A credit (money in) is matched against the issuer's open invoices (``domain.matching``); a
+certain match is booked as a ``bank`` credit, anything else becomes a suspense item with the
+ranked suggestions. A debit is recorded as such (returns and chargebacks are handled later).
+
+Exactly once: lines are claimed with ``INSERT … ON CONFLICT DO NOTHING`` on the per-issuer
+unique fingerprint before anything is booked, and only the lines this import inserted are
+applied. A repeated file, an overlapping statement or a second import running at the same time
+therefore books nothing twice; a statement that brought no new line is not stored at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from paydue.adapters.db.records import Issuer
+from paydue.adapters.db.statements import LineRecord, OpenInvoiceRow, StatementRecord
+from paydue.adapters.db.uow import UnitOfWork
+from paydue.adapters.formats.statements import (
+    Statement,
+    StatementFormatError,
+    StatementLine,
+    parse_statement,
+)
+from paydue.domain import events as ev
+from paydue.domain.errors import DomainError, InvalidInput
+from paydue.domain.matching import (
+    DEFAULT_THRESHOLD,
+    CandidateIndex,
+    CreditLine,
+    Match,
+    OpenInvoice,
+    Suggestion,
+    SuspenseDecision,
+    decide,
+)
+from paydue.services.ids import new_id
+from paydue.services.invoices import allocate_credit_split
+from paydue.services.links import PublicLinks
+from paydue.services.suspense import compact_iban, learn_iban, line_resource, new_suspense_item
+
+BOOKED = frozenset({None, "BOOK", "BOOKED"})
+"""Entry statuses that are bookings; pending or informational entries are not imported."""
+
+OUTCOMES = ("matched", "suspense", "debit", "ignored", "duplicate")
+
+Progress = Callable[[int], None]
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What one import did: the statements it stored, line counts by outcome (plus lines that
+    were not bookings) and the suspense items it created."""
+
+    statements: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys((*OUTCOMES, "unbooked"), 0)
+    )
+    suspense: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form the API and ``--json`` print."""
+        return {
+            "object": "statement_import",
+            "statements": self.statements,
+            "counts": self.counts,
+            "suspense_items": self.suspense,
+        }
+
+
+def statement_resource(
+    record: StatementRecord, lines: Iterable[LineRecord] | None = None
+) -> dict[str, Any]:
+    """The public representation of a stored statement (with its lines when given)."""
+    resource: dict[str, Any] = {
+        "id": record.id,
+        "object": "statement",
+        "format": record.format,
+        "account": record.account,
+        "bank_statement_id": record.bank_statement_id,
+        "file_sha256": record.file_sha256,
+        "counts": {
+            "total": record.lines_total,
+            "matched": record.lines_matched,
+            "suspense": record.lines_suspense,
+            "debit": record.lines_debit,
+            "ignored": record.lines_ignored,
+            "duplicate": record.lines_duplicate,
+        },
+        "imported_at": record.imported_at.isoformat(),
+    }
+    if lines is not None:
+        resource["lines"] = [line_resource(line) for line in lines]
+    return resource
+
+
+def parse(data: bytes) -> list[Statement]:
+    """The statements of a camt or MT940 file; a file that cannot be read is refused with the
+    place where reading stopped (``details.where``)."""
+    try:
+        return parse_statement(data)
+    except StatementFormatError as exc:
+        raise InvalidInput(
+            f"the statement file cannot be read at {exc.where}: {exc.reason}",
+            code="invalid_statement",
+            details={"where": exc.where, "reason": exc.reason},
+        ) from exc
+
+
+def import_statement(
+    uow: UnitOfWork,
+    links: PublicLinks,
+    issuer: Issuer,
+    data: bytes,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import a camt.05x or MT940 file for ``issuer``: store each new booked line, match the
+    credits, book the certain matches, queue the rest in suspense, record the events. Nothing
+    is committed here; a file that cannot be parsed stores nothing."""
+    return import_parsed(
+        uow, links, issuer, parse(data), file_sha256(data), threshold=threshold, progress=progress
+    )
+
+
+def file_sha256(data: bytes) -> str:
+    """The hex SHA-256 of a statement file, as stored with its statements."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def import_parsed(
+    uow: UnitOfWork,
+    links: PublicLinks,
+    issuer: Issuer,
+    parsed: Sequence[Statement],
+    digest: str,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """:func:`import_statement` for a file parsed already (the CLI parses first to size its
+    progress bar); ``progress`` is called with the number of lines done as they are."""
+    run = _Import(uow, links, issuer, threshold, progress)
+    for statement in parsed:
+        run.statement(statement, digest)
+    return run.report
+
+
+def _credit_line(line: LineRecord) -> CreditLine:
+    return CreditLine(
+        amount=line.amount,
+        currency=line.currency,
+        booking_date=line.booking_date,
+        counterparty_name=line.counterparty_name or "",
+        counterparty_iban=line.counterparty_iban or "",
+        structured_reference=line.structured_reference or "",
+        remittance_text=line.remittance_text or "",
+        end_to_end_id=line.end_to_end_id or "",
+    )
+
+
+def _open_invoice(row: OpenInvoiceRow) -> OpenInvoice:
+    return OpenInvoice(
+        id=row.id,
+        payer_id=row.payer_id,
+        payer_name=row.payer_name,
+        number=row.number,
+        reference=row.reference,
+        amount_due=row.amount - row.amount_paid,
+        currency=row.currency,
+        due_date=row.due_date,
+    )
+
+
+class _Import:
+    """One import run: the candidate index is built once, on the first credit, and again only
+    when a line would pay an invoice an earlier line of this run has paid already."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        links: PublicLinks,
+        issuer: Issuer,
+        threshold: float,
+        progress: Progress | None,
+    ) -> None:
+        self.uow, self.links, self.issuer = uow, links, issuer
+        self.threshold = threshold
+        self.progress = progress
+        self.report = ImportReport()
+        self._index: CandidateIndex | None = None
+        self._payers: dict[str, str] = {}  # invoice id -> payer id
+        self._touched: set[str] = set()
+        self._known: dict[str, frozenset[str]] | None = None
+
+    # --- statements -------------------------------------------------------------------------
+
+    def statement(self, statement: Statement, digest: str) -> None:
+        uow, issuer_id = self.uow, self.issuer.id
+        now = uow.now()
+        statement_id = new_id("stm")
+        uow.statements.add_statement(
+            {
+                "issuer_id": issuer_id,
+                "id": statement_id,
+                "format": statement.format,
+                "account": statement.account,
+                "bank_statement_id": statement.statement_id,
+                "file_sha256": digest,
+                "imported_at": now,
+            }
+        )
+        booked = [
+            (position, line)
+            for position, line in enumerate(statement.lines)
+            if line.status in BOOKED
+        ]
+        rows = [self._row(statement_id, position, line, now) for position, line in booked]
+        # Claimed in fingerprint order: two imports of overlapping files lock the same
+        # fingerprints in the same order and cannot deadlock.
+        claimed = uow.statements.claim_lines(sorted(rows, key=lambda r: r["fingerprint"]))
+        counts = dict.fromkeys(OUTCOMES, 0)
+        counts["duplicate"] = len(rows) - len(claimed)
+        self.report.counts["duplicate"] += counts["duplicate"]
+        self.report.counts["unbooked"] += len(statement.lines) - len(booked)
+        if not claimed:
+            uow.statements.delete_statement(issuer_id, statement_id)
+            self._advance(len(statement.lines))
+            return
+        for row in rows:
+            if row["fingerprint"] in claimed:
+                outcome = self._apply(LineRecord(**row))
+                counts[outcome] += 1
+                self.report.counts[outcome] += 1
+            self._advance(1)
+        self._advance(len(statement.lines) - len(booked))
+        uow.statements.set_counts(
+            issuer_id,
+            statement_id,
+            {"lines_total": len(rows), **{f"lines_{k}": v for k, v in counts.items()}},
+        )
+        record = uow.statements.get_statement(issuer_id, statement_id)
+        assert record is not None
+        resource = statement_resource(record)
+        self.report.statements.append(resource)
+        uow.record(issuer_id, ev.Event(ev.STATEMENT_IMPORTED, statement_id, resource))
+
+    def _advance(self, lines: int) -> None:
+        if self.progress is not None and lines:
+            self.progress(lines)
+
+    def _row(
+        self, statement_id: str, position: int, line: StatementLine, now: Any
+    ) -> dict[str, Any]:
+        return {
+            "issuer_id": self.issuer.id,
+            "id": new_id("sl"),
+            "statement_id": statement_id,
+            "position": position,
+            "fingerprint": line.fingerprint,
+            "booking_date": line.booking_date,
+            "value_date": line.value_date,
+            "amount": line.amount,
+            "currency": line.currency,
+            "counterparty_name": line.counterparty_name,
+            "counterparty_iban": line.counterparty_iban,
+            "counterparty_bic": line.counterparty_bic,
+            "structured_reference": line.structured_reference,
+            "remittance_text": line.remittance_text,
+            "end_to_end_id": line.end_to_end_id,
+            "bank_reference": line.bank_reference,
+            "outcome": "suspense" if line.amount > 0 else "debit" if line.amount else "ignored",
+            "rule": None,
+            "confidence": None,
+            "explanation": None,
+            "credit_id": None,
+            "created_at": now,
+        }
+
+    # --- lines ------------------------------------------------------------------------------
+
+    def _apply(self, line: LineRecord) -> str:
+        """Book or queue one newly claimed line; returns its outcome."""
+        if line.amount <= 0:
+            return line.outcome
+        decision = self._decide(line)
+        if isinstance(decision, Match):
+            try:
+                self._book(line, decision)
+            except DomainError as exc:  # refused before anything was written
+                decision = SuspenseDecision(exc.message, (decision,))
+            else:
+                return "matched"
+        item = new_suspense_item(
+            self.uow, self.issuer.id, line, decision.reason, decision.suggestions
+        )
+        self.report.suspense.append(item)
+        return "suspense"
+
+    def _decide(self, line: LineRecord) -> Match | SuspenseDecision:
+        credit = _credit_line(line)
+        decision = decide(credit, self._candidates(), self._known_ibans(), self.threshold)
+        if isinstance(decision, Match) and self._touched & decision.invoice_ids:
+            self._index = None  # an invoice this run paid: decide on what it owes now
+            decision = decide(credit, self._candidates(), self._known_ibans(), self.threshold)
+        return decision
+
+    def _candidates(self) -> CandidateIndex:
+        if self._index is None:
+            rows = self.uow.statements.open_invoices(self.issuer.id)
+            self._payers = {row.id: row.payer_id for row in rows}
+            self._index = CandidateIndex.build(_open_invoice(row) for row in rows)
+            self._touched.clear()
+        return self._index
+
+    def _known_ibans(self) -> dict[str, frozenset[str]]:
+        if self._known is None:
+            known: dict[str, set[str]] = {}
+            for iban, payer_id in self.uow.statements.payer_ibans(self.issuer.id):
+                known.setdefault(compact_iban(iban), set()).add(payer_id)
+            self._known = {iban: frozenset(payers) for iban, payers in known.items()}
+        return self._known
+
+    def _book(self, line: LineRecord, match: Suggestion) -> None:
+        credit_id, _ = allocate_credit_split(
+            self.uow,
+            self.links,
+            self.issuer,
+            list(match.allocations),
+            currency=line.currency,
+            received_on=line.booking_date,
+            source="bank",
+            note=f"statement line {line.id}",
+        )
+        self._touched |= match.invoice_ids
+        self.uow.statements.set_line_outcome(
+            self.issuer.id,
+            line.id,
+            outcome="matched",
+            rule=match.rule.value,
+            confidence=match.confidence,
+            explanation=match.explanation,
+            credit_id=credit_id,
+        )
+        payers = {self._payers[invoice_id] for invoice_id in match.invoice_ids}
+        learned = learn_iban(self.uow, self.issuer.id, line, payers)
+        if learned is not None:
+            iban, payer_id = learned
+            known = self._known_ibans()
+            known[iban] = known.get(iban, frozenset()) | {payer_id}
