@@ -37,17 +37,15 @@ import orjson
 import psycopg
 import sqlalchemy as sa
 
-from paydue.adapters.db import migrate
-from paydue.adapters.db.engine import make_engine
 from paydue.bootstrap import build
 from paydue.config import Settings
 from paydue.services.ids import new_id
 from paydue.services.issuers import create_issuer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pg_schema import bench_schema
+
 RESULTS = Path(__file__).resolve().parent / "results" / "batch_create.json"
-PG_URL = os.environ.get(
-    "PAYDUE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 SCHEMA = "paydue_bench_batch"
 IBAN = "DE89370400440532013000"
 SECRET = "bench-secret-key-with-more-than-thirty-two-characters"
@@ -68,21 +66,6 @@ BASELINE_COLUMNS = (
     "created_at",
     "updated_at",
 )
-
-
-def schema_url() -> str:
-    """A fresh, migrated schema of its own on the benchmark database."""
-    admin = make_engine(PG_URL, poolclass=sa.NullPool)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
-        conn.execute(sa.text(f'CREATE SCHEMA "{SCHEMA}"'))
-    admin.dispose()
-    sep = "&" if "?" in PG_URL else "?"
-    url = f"{PG_URL}{sep}options=-csearch_path%3D{SCHEMA}"
-    engine = make_engine(url, poolclass=sa.NullPool)
-    migrate.upgrade(engine)
-    engine.dispose()
-    return url
 
 
 def settings(url: str, port: int) -> Settings:
@@ -228,14 +211,8 @@ def copy_run(url: str, issuer_id: str, batch: int, requests: int) -> list[float]
     return rates
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=6, help="timed requests per case")
-    parser.add_argument("--batch", type=int, default=10_000, help="invoices per request")
-    parser.add_argument("--port", type=int, default=8766)
-    args = parser.parse_args()
-
-    url = schema_url()
+def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Both cases, one after the other, against the schema at ``url``."""
     container = build(settings(url, args.port))
     with container.uow() as uow:
         created = create_issuer(uow, "Bench Stadtwerke", iban=IBAN)
@@ -252,7 +229,7 @@ def main() -> None:
 
     api_median = statistics.median(api)
     copy_median = statistics.median(baseline)
-    result = {
+    return {
         "benchmark": "batch_create",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -277,15 +254,22 @@ def main() -> None:
         ],
         "api_to_copy_ratio": round(api_median / copy_median, 3),
     }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=6, help="timed requests per case")
+    parser.add_argument("--batch", type=int, default=10_000, help="invoices per request")
+    parser.add_argument("--port", type=int, default=8766)
+    args = parser.parse_args()
+
+    with bench_schema(SCHEMA) as url:
+        result = run(url, args)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     for case in result["results"]:
         print(f"{case['case']:<30} {case['median_invoices_per_s']:>9,} /s  runs {case['runs']}")
     print(f"ratio API / COPY: {result['api_to_copy_ratio']:.2f}")
-    admin = make_engine(PG_URL, poolclass=sa.NullPool)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
-    admin.dispose()
 
 
 if __name__ == "__main__":

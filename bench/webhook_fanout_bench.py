@@ -39,21 +39,18 @@ from typing import Any
 
 import httpx
 import orjson
-import sqlalchemy as sa
 import uvicorn
 
-from paydue.adapters.db import migrate
-from paydue.adapters.db.engine import make_engine
 from paydue.bootstrap import Container, build
 from paydue.config import Settings
 from paydue.domain import events as ev
 from paydue.services.issuers import create_issuer
 from paydue.services.webhooks import register_endpoint
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pg_schema import bench_schema
+
 RESULTS = Path(__file__).resolve().parent / "results" / "webhook_fanout.json"
-PG_URL = os.environ.get(
-    "PAYDUE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 SCHEMA = "paydue_bench_webhooks"
 SECRET_KEY = "bench-secret-key-with-enough-characters-0123456789"
 
@@ -117,26 +114,6 @@ def receiver() -> Any:
     finally:
         proc.terminate()
         proc.join(10)
-
-
-@contextmanager
-def bench_schema() -> Any:
-    """A migrated schema of its own; yields a URL whose search path is that schema."""
-    admin = make_engine(PG_URL, poolclass=sa.NullPool)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
-        conn.execute(sa.text(f'CREATE SCHEMA "{SCHEMA}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    url = f"{PG_URL}{sep}options=-csearch_path%3D{SCHEMA}"
-    engine = make_engine(url, poolclass=sa.NullPool)
-    migrate.upgrade(engine)
-    engine.dispose()
-    try:
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
-        admin.dispose()
 
 
 def event_data(i: int) -> dict[str, Any]:
@@ -247,7 +224,7 @@ def main() -> None:
         env["PAYDUE_WORKER_CONCURRENCY"] = str(args.concurrency)
 
     load_before = os.getloadavg()[0]
-    with receiver() as (url, counter), bench_schema() as db_url:
+    with receiver() as (url, counter), bench_schema(SCHEMA) as db_url:
         before = baseline(url, args.events)
         counter.value = 0
         fanout = run_fanout(db_url, url, args.events, args.workers, env)

@@ -29,3 +29,19 @@ def sample_path(*parts: str) -> Path:
     if not path.exists():
         pytest.fail(f"expected sample file {path} is missing")
     return path
+
+
+REJECTED_STATEMENTS = frozenset({("mt940", "oca_test-wrong-file.940")})
+"""Sample statement files that are not statements: parsers must refuse them."""
+
+
+def statement_files() -> list[tuple[str, str]]:
+    """(folder, file name) of every bank statement sample; empty where the samples are absent."""
+    if not samples_available():
+        return []
+    return [
+        (folder, path.name)
+        for folder in ("camt", "mt940")
+        for path in sorted((SAMPLES_DIR / folder).iterdir())
+        if path.suffix not in (".md", ".json", ".yml")
+    ]

@@ -11,23 +11,12 @@ from paydue.bootstrap import Container
 from tests.conftest import IssuerHandle
 from tests.integration.helpers import count, table_contents
 from tests.integration.statement_files import PAYER_IBAN, Entry, camt053, create_invoices, upload
-from tests.samples import SAMPLES_DIR, samples_available
+from tests.samples import REJECTED_STATEMENTS, SAMPLES_DIR, statement_files
 
-REJECTED = {("mt940", "oca_test-wrong-file.940")}
-
-
-def _sample_files() -> list[tuple[str, str]]:
-    if not samples_available():
-        return []
-    return [
-        (folder, path.name)
-        for folder in ("camt", "mt940")
-        for path in sorted((SAMPLES_DIR / folder).iterdir())
-        if path.suffix not in (".md", ".json", ".yml")
-    ]
+REJECTED = REJECTED_STATEMENTS
 
 
-SAMPLES = _sample_files()
+SAMPLES = statement_files()
 
 
 def invoice(client: TestClient, issuer: IssuerHandle, invoice_id: str) -> dict[str, object]:

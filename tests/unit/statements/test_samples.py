@@ -5,23 +5,16 @@ from __future__ import annotations
 import pytest
 
 from paydue.adapters.formats.statements import StatementFormatError, detect_format, parse_statement
-from tests.samples import SAMPLES_DIR, sample_path, samples_available
+from tests.samples import (
+    REJECTED_STATEMENTS,
+    sample_path,
+    statement_files,
+)
 
-REJECTED = {("mt940", "oca_test-wrong-file.940")}
-
-
-def _statement_files() -> list[tuple[str, str]]:
-    if not samples_available():
-        return []
-    return [
-        (folder, path.name)
-        for folder in ("camt", "mt940")
-        for path in sorted((SAMPLES_DIR / folder).iterdir())
-        if path.suffix not in (".md", ".json", ".yml")
-    ]
+REJECTED = REJECTED_STATEMENTS
 
 
-FILES = _statement_files()
+FILES = statement_files()
 skip_without_samples = pytest.mark.skipif(not FILES, reason="shared samples folder is absent")
 
 
