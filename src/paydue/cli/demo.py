@@ -14,6 +14,7 @@ from paydue.adapters.db.uow import UnitOfWork
 from paydue.bootstrap import Container, build
 from paydue.cli.common import load_settings, out, run_server, shown_url
 from paydue.domain.money import Money
+from paydue.services import credits
 from paydue.services import invoices as invoice_svc
 from paydue.services import issuers as issuer_svc
 
@@ -110,7 +111,7 @@ def _create_demo_invoices(uow: UnitOfWork, container: Container, issuer: Issuer)
         if state == "cancelled":
             invoice_svc.cancel_invoice(uow, container.links, issuer, invoice.id)
         elif state in ("partially_paid", "paid"):
-            invoice_svc.allocate_credit(
+            credits.allocate_credit(
                 uow,
                 container.links,
                 issuer,

@@ -38,8 +38,8 @@ from paydue.domain.matching import (
     SuspenseDecision,
     decide,
 )
+from paydue.services.credits import allocate_credit_split
 from paydue.services.ids import new_id
-from paydue.services.invoices import allocate_credit_split
 from paydue.services.links import PublicLinks
 from paydue.services.suspense import compact_iban, learn_iban, line_resource, new_suspense_item
 

@@ -19,8 +19,8 @@ from paydue.domain import events as ev
 from paydue.domain.errors import Conflict, InvalidInput, NotFound
 from paydue.domain.matching import Suggestion
 from paydue.domain.money import Money
+from paydue.services.credits import allocate_credit_split, reverse_credit
 from paydue.services.ids import new_id
-from paydue.services.invoices import allocate_credit_split, reverse_credit
 from paydue.services.links import PublicLinks
 
 OPEN = "open"

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from paydue.domain.errors import InvalidInput
 from paydue.domain.invoices import InvoiceStatus
+from paydue.services import credits
 from paydue.services import invoices as svc
 from paydue.web import idempotency
 from paydue.web.api.v1.schemas import BATCH_IN, ExternalPaymentIn, InvoiceIn
@@ -152,7 +153,7 @@ def external_payment(
 ) -> Response:
     def handler(uow: Any) -> tuple[int, Any]:
         current = svc.get_invoice(uow, issuer.id, invoice_id)
-        credit_id, invoice = svc.allocate_credit(
+        credit_id, invoice = credits.allocate_credit(
             uow,
             c.links,
             issuer,
