@@ -180,8 +180,12 @@ def demo(
 
     Running it again reuses the issuer and its invoices and prints a new API key."""
     overrides: dict[str, Any] = {"database_url": f"sqlite:///{db}"}
-    if "base_url" not in load_settings().model_fields_set:
+    from_env = load_settings().model_fields_set
+    if "base_url" not in from_env:
         overrides["base_url"] = f"http://127.0.0.1:{port}"
+    if "webhook_allow_private" not in from_env:
+        # The demo runs on one machine: let its webhooks reach a receiver on this machine.
+        overrides["webhook_allow_private"] = True
     settings = load_settings(**overrides)
     container = build(settings)
     db_migrate.upgrade(container.engine)
