@@ -52,7 +52,7 @@ ROUTES = api_routes()
 ID_ROUTES = [r for r in ROUTES if path_params(r[1])]
 
 # Path parameters that are not resource ids, and the value to use for them.
-NOT_IDS = {"kind": "svg"}
+NOT_IDS = {"kind": "svg", "image": "qr"}
 
 # Valid request bodies by model, so a request reaches the lookup instead of failing validation.
 BODIES: dict[str, dict[str, Any]] = {

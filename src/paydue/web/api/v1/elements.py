@@ -23,27 +23,23 @@ def get_elements(invoice_id: str, c: ContainerDep, issuer: IssuerDep) -> Respons
     return json_response(svc.elements(issuer, invoice, pay_url, pay_url))
 
 
-@router.get("/qr.{kind}", summary="QR code of the invoice's pay link (svg or png)")
-def link_qr(
+@router.get(
+    "/{image}.{kind}",
+    summary="QR code of the pay link (qr) or EPC QR code of the amount due (epc-qr), svg or png",
+)
+def element_image(
     request: Request,
     invoice_id: str,
+    image: Literal["qr", "epc-qr"],
     kind: Literal["svg", "png"],
     c: ContainerDep,
     issuer: IssuerDep,
 ) -> Response:
+    """``qr``: the invoice's pay link; ``epc-qr``: a SEPA credit transfer (EPC069-12) for
+    banking apps, 409 where there is none (not EUR, no IBAN, nothing due)."""
     with c.uow(readonly=True) as uow:
         invoice = get_invoice(uow, issuer.id, invoice_id)
-    return image_response(request, svc.render(c.links.invoice_pay_url(invoice.id), kind), kind)
-
-
-@router.get("/epc-qr.{kind}", summary="EPC QR code (SEPA credit transfer) of the amount due")
-def epc_qr(
-    request: Request,
-    invoice_id: str,
-    kind: Literal["svg", "png"],
-    c: ContainerDep,
-    issuer: IssuerDep,
-) -> Response:
-    with c.uow(readonly=True) as uow:
-        invoice = get_invoice(uow, issuer.id, invoice_id)
-    return image_response(request, svc.render(svc.require_epc(issuer, invoice), kind), kind)
+    payload = (
+        c.links.invoice_pay_url(invoice.id) if image == "qr" else svc.require_epc(issuer, invoice)
+    )
+    return image_response(request, svc.render(payload, kind), kind)
