@@ -118,37 +118,28 @@ def test_an_invalid_invoice_is_refused_with_a_message_naming_the_field(
 
 
 @pytest.mark.parametrize(
-    ("content", "position"),
+    ("path", "content", "position"),
     [
-        (b'{"number": "INV-1",', 19),
-        (b'{"number": "INV-1" "amount": 5}', 19),
-        (b"{'number': 'INV-1'}", 1),
-        (b"not json at all", 0),
+        ("/v1/invoices", b'{"number": "INV-1",', 19),
+        ("/v1/invoices", b'{"number": "INV-1" "amount": 5}', 19),
+        ("/v1/invoices", b"{'number': 'INV-1'}", 1),
+        ("/v1/invoices", b"not json at all", 0),
+        ("/v1/invoices/batch", b'{"invoices": [{"number": "INV-1",', 33),
+        ("/v1/invoices/batch", b'{"invoices": [] "x": 1}', 16),
+        ("/v1/invoices/batch", b"{'invoices': []}", 1),
+        ("/v1/invoices/batch", b"not json at all", 0),
     ],
 )
 def test_malformed_json_is_a_400_naming_the_position(
-    content: bytes, position: int, client: TestClient, issuer: IssuerHandle, unchanged: None
+    path: str,
+    content: bytes,
+    position: int,
+    client: TestClient,
+    issuer: IssuerHandle,
+    unchanged: None,
 ) -> None:
     headers = {**issuer.headers, "Content-Type": "application/json"}
-    error = error_of(client.post("/v1/invoices", content=content, headers=headers), 400)
-    assert error["code"] == "malformed_json"
-    assert f"position {position}" in error["message"]
-
-
-@pytest.mark.parametrize(
-    ("content", "position"),
-    [
-        (b'{"invoices": [{"number": "INV-1",', 33),
-        (b'{"invoices": [] "x": 1}', 16),
-        (b"{'invoices': []}", 1),
-        (b"not json at all", 0),
-    ],
-)
-def test_a_malformed_batch_is_a_400_naming_the_position(
-    content: bytes, position: int, client: TestClient, issuer: IssuerHandle, unchanged: None
-) -> None:
-    headers = {**issuer.headers, "Content-Type": "application/json"}
-    error = error_of(client.post("/v1/invoices/batch", content=content, headers=headers), 400)
+    error = error_of(client.post(path, content=content, headers=headers), 400)
     assert error["code"] == "malformed_json"
     assert f"position {position}" in error["message"]
 
