@@ -240,3 +240,27 @@ def test_an_idempotency_key_has_one_to_255_characters(
     assert r.status_code == 422
     assert "Idempotency-Key" in r.json()["error"]["message"]
     assert count(container.engine, "invoices") == 0
+
+
+def test_a_request_that_outlived_its_lock_cannot_store_its_answer_after_a_retry_took_over(
+    simulated: tuple[Container, SimulatedClock],
+) -> None:
+    container, clock = simulated
+    issuer = new_issuer(container)
+    lock = timedelta(seconds=container.settings.idempotency_lock_seconds)
+    digest = request_hash("POST", "/v1/invoices", b"{}")
+    with container.uow() as uow:
+        now = clock.now()
+        assert (
+            uow.idempotency.try_lock(issuer.id, "k", digest, now, now + lock, claim="slow") is None
+        )
+        uow.commit()
+    clock.advance(lock + timedelta(seconds=1))
+    with container.uow() as uow:
+        now = clock.now()
+        taken = uow.idempotency.try_lock(issuer.id, "k", digest, now, now + lock, claim="retry")
+        assert taken is None, "an expired claim is taken over by the retry"
+        assert not uow.idempotency.complete(issuer.id, "k", "slow", 201, b"{}")
+        uow.idempotency.release(issuer.id, "k", "slow")  # must not drop the retry's claim
+        assert uow.idempotency.complete(issuer.id, "k", "retry", 201, b'{"ok": 1}')
+        uow.commit()

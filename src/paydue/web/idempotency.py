@@ -8,6 +8,7 @@ the request's effects, so a crash can never leave an effect without its stored r
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -51,9 +52,10 @@ def run(
         raise InvalidInput(f"Idempotency-Key must have 1 to {MAX_KEY_LENGTH} characters")
     digest = _request_hash(request, body)
     lock_for = timedelta(seconds=container.settings.idempotency_lock_seconds)
+    claim = secrets.token_hex(16)
     with container.uow() as uow:
         now = uow.now()
-        stored = uow.idempotency.try_lock(issuer.id, key, digest, now, now + lock_for)
+        stored = uow.idempotency.try_lock(issuer.id, key, digest, now, now + lock_for, claim=claim)
         uow.commit()
     if stored is not None:
         if stored.request_hash != digest:
@@ -77,20 +79,33 @@ def run(
         with container.uow() as uow:
             status, data = handler(uow)
             payload = dumps(data)
-            uow.idempotency.complete(issuer.id, key, status, payload)
+            if not uow.idempotency.complete(issuer.id, key, claim, status, payload):
+                raise _LostClaim()
             uow.commit()
+    except _LostClaim:
+        raise Conflict(
+            "this request took longer than its Idempotency-Key lock and a retry took over; "
+            "nothing was changed by this attempt",
+            code="idempotency_request_in_progress",
+        ) from None
     except DomainError as exc:
-        _store_error(container, issuer, key, exc)
+        _store_error(container, issuer, key, claim, exc)
         raise
     except BaseException:
         with container.uow() as uow:
-            uow.idempotency.release(issuer.id, key)
+            uow.idempotency.release(issuer.id, key, claim)
             uow.commit()
         raise
     return Response(payload, status_code=status, media_type="application/json")
 
 
-def _store_error(container: Container, issuer: Issuer, key: str, exc: DomainError) -> None:
+class _LostClaim(Exception):
+    """The request's claim on its key expired and a retry took it over."""
+
+
+def _store_error(
+    container: Container, issuer: Issuer, key: str, claim: str, exc: DomainError
+) -> None:
     """A refused request is answered the same way when it is repeated with the same key."""
     from paydue.web.responses import error_body
 
@@ -98,5 +113,5 @@ def _store_error(container: Container, issuer: Issuer, key: str, exc: DomainErro
         error_body(exc.code, exc.message, kind="invalid_request_error", details=exc.details)
     )
     with container.uow() as uow:
-        uow.idempotency.complete(issuer.id, key, exc.status, body)
+        uow.idempotency.complete(issuer.id, key, claim, exc.status, body)
         uow.commit()

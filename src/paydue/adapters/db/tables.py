@@ -220,6 +220,8 @@ idempotency_keys = sa.Table(
     sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
     sa.Column("key", sa.String(255), primary_key=True),
     sa.Column("request_hash", sa.String(64), nullable=False),
+    # Who holds the key now: a request that lost its expired lock to a retry cannot finish.
+    sa.Column("claim", sa.String(48), nullable=False),
     sa.Column("locked_until", UTCDateTime),
     sa.Column("response_status", sa.Integer),
     sa.Column("response_body", sa.LargeBinary),

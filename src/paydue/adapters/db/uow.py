@@ -50,7 +50,6 @@ class UnitOfWork:
         self.clock = clock
         self._on_commit = on_commit
         self._pending: dict[str, list[Event]] = {}
-        self.committed_events: list[StoredEvent] = []
 
     def __enter__(self) -> UnitOfWork:
         self.conn = self._engine.connect()
@@ -95,7 +94,6 @@ class UnitOfWork:
         for issuer_id, pending in self._pending.items():
             stored.extend(self.events.append(issuer_id, pending, now))
         self._pending.clear()
-        self.committed_events.extend(stored)
         return stored
 
     def commit(self) -> None:

@@ -99,6 +99,7 @@ def upgrade() -> None:
         sa.Column("issuer_id", sa.String(length=40), nullable=False),
         sa.Column("key", sa.String(length=255), nullable=False),
         sa.Column("request_hash", sa.String(length=64), nullable=False),
+        sa.Column("claim", sa.String(length=48), nullable=False),
         sa.Column(
             "locked_until", paydue.adapters.db.types.UTCDateTime(timezone=True), nullable=True
         ),
