@@ -170,15 +170,15 @@ def find_link(uow: UnitOfWork, token: str) -> PayLink:
 
 def open_pay_link(uow: UnitOfWork, token: str, *, tan_verified: bool) -> Opened:
     """A payer opens a link. Counts the open atomically (the limit holds under concurrency) and
-    says what the page shows. A TAN link counts its open only once the TAN was given."""
+    says what the page shows. A TAN link reveals nothing about the invoice, not even that it is
+    paid, before its TAN was given, and counts its open only then."""
     link = find_link(uow, token)
     invoice = get_invoice(uow, link.issuer_id, link.invoice_id)
     now: datetime = uow.now()
     if invoice.status == InvoiceStatus.CANCELLED:
         return Opened(OpenOutcome.REFUSED, link, invoice, Refusal.INVOICE_CANCELLED)
-    if invoice.status in (InvoiceStatus.PAID, InvoiceStatus.OVERPAID):
-        return Opened(OpenOutcome.PAID, link, invoice)
-    reason = refusal(state_of(link), now, counting_open=True)
+    paid = invoice.status in (InvoiceStatus.PAID, InvoiceStatus.OVERPAID)
+    reason = refusal(state_of(link), now, counting_open=not paid)
     if reason is not None:
         return Opened(OpenOutcome.REFUSED, link, invoice, reason)
     if link.tan_hash is not None and not tan_verified:
@@ -188,9 +188,17 @@ def open_pay_link(uow: UnitOfWork, token: str, *, tan_verified: bool) -> Opened:
             invoice,
             tan_attempts_left=tan_attempts_left(link.tan_failures),
         )
+    if paid:
+        return Opened(OpenOutcome.PAID, link, invoice)
     if not uow.pay_links.count_open(link, now):
         return Opened(OpenOutcome.REFUSED, link, invoice, Refusal.TOO_MANY_OPENS)
     return Opened(OpenOutcome.SHOW, link, invoice)
+
+
+def shows_bank_details(link: PayLink, now: datetime) -> bool:
+    """Whether the link's public images may carry the bank details (EPC QR): not for a link
+    that is refused, nor for one behind a TAN (an image request carries no TAN)."""
+    return link.tan_hash is None and refusal(state_of(link), now, counting_open=False) is None
 
 
 def verify_tan(uow: UnitOfWork, secret: bytes, token: str, tan: str) -> tuple[bool, int]:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from paydue.domain.errors import NotFound
 from paydue.domain.invoices import amount_due
 from paydue.domain.money import Money
 from paydue.domain.paylinks import Refusal
@@ -84,7 +85,9 @@ def _show(
         due=str(due),
         reference=format_rf(invoice.reference),
         show_bank=True,
-        epc_url=None if isinstance(epc, elements.EpcUnavailable) else f"/p/{token}/epc.svg",
+        epc_url=None
+        if isinstance(epc, elements.EpcUnavailable) or opened.link.tan_hash is not None
+        else f"/p/{token}/epc.svg",
     )
 
 
@@ -117,8 +120,12 @@ def pay_link_image(
     """Images for e-mails and pages; viewing them does not count as opening the link."""
     with c.uow(readonly=True) as uow:
         link = svc.find_link(uow, token)
+        if image == "qr":
+            return image_response(request, elements.render(c.links.pay_url(token), kind), kind)
+        if not svc.shows_bank_details(link, uow.now()):
+            raise NotFound("no bank details for this payment link", code="epc_unavailable")
         invoice = get_invoice(uow, link.issuer_id, link.invoice_id)
         issuer = uow.issuers.get(link.issuer_id)
     assert issuer is not None
-    payload = c.links.pay_url(token) if image == "qr" else elements.require_epc(issuer, invoice)
+    payload = elements.require_epc(issuer, invoice)
     return image_response(request, elements.render(payload, kind), kind)
