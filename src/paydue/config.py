@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -48,7 +48,6 @@ class Settings(BaseSettings):
         le=1.0,
         description="confidence from which a bank credit is booked without review",
     )
-    outbox_dir: Path = Path("paydue-outbox")
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> Settings:
@@ -60,6 +59,22 @@ class Settings(BaseSettings):
                 )
             if self.is_sqlite:
                 raise ValueError("production needs PostgreSQL: set PAYDUE_DATABASE_URL")
+        return self
+
+    @model_validator(mode="after")
+    def _lease_outlives_a_batch(self) -> Settings:
+        """A claimed batch must finish before its lease runs out, or another worker would take
+        its jobs and send them again while they are still being sent."""
+        waves = math.ceil(
+            self.worker_batch_size * self.worker_batches_in_flight / self.worker_concurrency
+        )
+        longest = waves * (self.webhook_connect_timeout_seconds + self.webhook_timeout_seconds)
+        if self.worker_lease_seconds <= longest:
+            raise ValueError(
+                f"PAYDUE_WORKER_LEASE_SECONDS ({self.worker_lease_seconds:g}) must exceed the "
+                f"longest a claimed batch can take ({longest:g} s: batch size x batches in flight "
+                "/ concurrency, times the connect plus read timeout)"
+            )
         return self
 
     @property

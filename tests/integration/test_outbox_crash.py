@@ -33,6 +33,10 @@ class WorkerProcesses:
             "PAYDUE_DATABASE_URL": db_url,
             "PAYDUE_SECRET_KEY": "test-secret-key-with-enough-characters-0123456789",
             "PAYDUE_WORKER_LEASE_SECONDS": "2",
+            # A lease this short must outlive a batch: small batches, short timeouts.
+            "PAYDUE_WORKER_BATCH_SIZE": "10",
+            "PAYDUE_WEBHOOK_CONNECT_TIMEOUT_SECONDS": "0.5",
+            "PAYDUE_WEBHOOK_TIMEOUT_SECONDS": "1",
             "PAYDUE_WORKER_POLL_SECONDS": "0.1",
             "PAYDUE_WEBHOOK_ALLOW_PRIVATE": "true",
         }

@@ -37,3 +37,8 @@ def test_settings_come_from_paydue_prefixed_environment(monkeypatch: pytest.Monk
     settings = Settings()
     assert settings.base_url == "https://pay.example.org"
     assert settings.webhook_allow_private is True
+
+
+def test_a_worker_lease_shorter_than_a_batch_can_take_is_refused() -> None:
+    with pytest.raises(ValidationError, match="PAYDUE_WORKER_LEASE_SECONDS"):
+        Settings(worker_lease_seconds=10, webhook_timeout_seconds=10)

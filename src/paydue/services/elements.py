@@ -14,10 +14,8 @@ from typing import Any
 from paydue.adapters.db.records import Invoice, Issuer
 from paydue.adapters.formats import epc_qr, qr
 from paydue.domain.errors import Conflict
-from paydue.domain.invoices import SETTLED, InvoiceStatus, amount_due
+from paydue.domain.invoices import UNPAID, amount_due, outstanding
 from paydue.domain.money import Money
-
-IMAGE_KINDS = ("svg", "png")
 
 
 @lru_cache(maxsize=4096)
@@ -39,7 +37,7 @@ def epc_payload(issuer: Issuer, invoice: Invoice) -> str | EpcUnavailable:
         return EpcUnavailable("EPC QR codes are for SEPA credit transfers in EUR only")
     if not issuer.iban:
         return EpcUnavailable("the issuer has no IBAN configured")
-    if invoice.status == InvoiceStatus.CANCELLED or invoice.status in SETTLED:
+    if invoice.status not in UNPAID:
         return EpcUnavailable(f"the invoice is {invoice.status.value}")
     try:
         return epc_qr.epc_payload(
@@ -80,7 +78,7 @@ def elements(issuer: Issuer, invoice: Invoice, pay_url: str, image_base: str) ->
 
     ``image_base`` is the public URL prefix of the pay link's images (no API key needed, the
     unguessable token is the credential), for use in e-mails and web pages."""
-    due = Money(amount_due(invoice.amount, invoice.amount_paid), invoice.currency)
+    due = Money(outstanding(invoice.status, invoice.amount, invoice.amount_paid), invoice.currency)
     colour = str(issuer.branding.get("primary_colour", "#1d4ed8"))
     label = f"Pay {due}"
     epc = epc_payload(issuer, invoice)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paydue.services.ids import derived_token, hash_token
+from paydue.services.ids import derived_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,3 @@ class PublicLinks:
 
     def invoice_pay_url(self, invoice_id: str) -> str:
         return self.pay_url(self.primary_pay_token(invoice_id))
-
-    @staticmethod
-    def token_hash(token: str) -> str:
-        return hash_token(token)

@@ -17,6 +17,13 @@ from paydue.web.responses import error_body, json_response
 log = logging.getLogger(__name__)
 
 
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """A duplicate key (PostgreSQL SQLSTATE 23505, SQLite "UNIQUE constraint failed")."""
+    return getattr(exc.orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(
+        exc.orig
+    )
+
+
 def _field(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
@@ -68,6 +75,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> Response:
+        if not is_unique_violation(exc):
+            # A NOT NULL, foreign-key or check violation is our bug, not the client's conflict.
+            log.error("integrity error", exc_info=exc)
+            return json_response(
+                error_body("internal_error", "internal error", kind="api_error"), 500
+            )
         log.info("integrity conflict: %s", exc.orig)
         return json_response(
             error_body(

@@ -22,6 +22,9 @@ from paydue.services.ids import new_id
 
 log = logging.getLogger(__name__)
 
+MAX_CLAIMS = 20
+"""How often a job whose handler keeps failing is claimed before it is given up."""
+
 JobHandler = Callable[[Container, list[Job], str], None]
 """Runs claimed jobs of one kind, a batch, and finishes each (``finish``/``retry``/``bury``,
 fenced by worker id). Taking the batch lets a handler read and write for all its jobs in one
@@ -57,7 +60,9 @@ class Worker:
         return jobs
 
     def run_batch(self, kind: str, jobs: list[Job]) -> None:
-        """Run the handler of ``kind`` on ``jobs``; if it fails, retry them in a minute."""
+        """Run the handler of ``kind`` on ``jobs``. If the handler itself fails, its jobs are
+        retried in a minute, and given up (``dead``) once they were claimed ``MAX_CLAIMS`` times,
+        so one broken job cannot come back for ever."""
         handler = self.handlers.get(kind)
         try:
             if handler is None:
@@ -66,8 +71,12 @@ class Worker:
         except Exception as exc:
             log.exception("%d jobs of kind %s failed", len(jobs), kind)
             with self.container.uow() as uow:
+                now = uow.now()
                 for job in jobs:
-                    uow.jobs.retry(job, self.worker_id, uow.now() + timedelta(minutes=1), repr(exc))
+                    if job.attempts >= MAX_CLAIMS:
+                        uow.jobs.bury(job, self.worker_id, now, repr(exc))
+                    else:
+                        uow.jobs.retry(job, self.worker_id, now + timedelta(minutes=1), repr(exc))
                 uow.commit()
 
     def run_jobs(self, jobs: list[Job]) -> None:

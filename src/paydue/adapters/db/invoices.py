@@ -238,14 +238,6 @@ class InvoiceRepository:
     def add_allocation(self, values: dict[str, Any]) -> None:
         self.conn.execute(sa.insert(allocations), values)
 
-    def allocated_total(self, issuer_id: str, invoice_id: str) -> int:
-        total = self.conn.execute(
-            sa.select(sa.func.coalesce(sa.func.sum(allocations.c.amount), 0)).where(
-                allocations.c.issuer_id == issuer_id, allocations.c.invoice_id == invoice_id
-            )
-        ).scalar_one()
-        return int(total)
-
     def allocations_of_credit(self, issuer_id: str, credit_id: str) -> list[tuple[str, int]]:
         """(invoice id, net amount) of a credit's allocations, reversals included, in the
         order the invoices were first allocated."""

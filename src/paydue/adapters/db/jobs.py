@@ -15,7 +15,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from paydue.adapters.db.bulk import insert_rows
 from paydue.adapters.db.keysets import in_keys
 from paydue.adapters.db.records import Job, from_row
 from paydue.adapters.db.tables import jobs
@@ -25,9 +24,6 @@ from paydue.services.ids import new_id
 class JobQueue:
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
-
-    def enqueue(self, rows: Sequence[dict[str, Any]]) -> None:
-        insert_rows(self.conn, jobs, rows)
 
     def add(
         self,
@@ -103,11 +99,6 @@ class JobQueue:
             .values(**values)
         )
         return result.rowcount == 1
-
-    def finish(self, job: Job, worker_id: str, now: datetime) -> bool:
-        return self._fenced(
-            job, worker_id, {"status": "done", "finished_at": now, "lease_expires_at": None}
-        )
 
     def finish_many(self, done: Sequence[Job], worker_id: str, now: datetime) -> set[str]:
         """``finish`` for many jobs in one statement; the ids of those that were finished."""

@@ -60,9 +60,6 @@ class WebhookRepository:
         )
         return result.rowcount == 1
 
-    def log_attempt(self, values: dict[str, Any]) -> None:
-        self.conn.execute(sa.insert(webhook_attempts), values)
-
     def log_attempts(self, rows: Sequence[dict[str, Any]]) -> None:
         insert_rows(self.conn, webhook_attempts, rows)
 

@@ -26,15 +26,17 @@ def list_events(
     with a lower number is always committed before one with a higher number, so polling with the
     last ``sequence`` seen as ``after`` never misses one."""
     with c.uow(readonly=True) as uow:
-        rows = uow.events.feed(issuer.id, after=after, limit=limit, types=type)
+        rows = uow.events.feed(issuer.id, after=after, limit=limit + 1, types=type)
+    more = len(rows) > limit
+    rows = rows[:limit]
     data = [event_resource(e) for e in rows]
-    # With a type filter the cursor moves over the events returned; a full page means more may wait.
+    # With a type filter the cursor moves over the events returned.
     return json_response(
         {
             "object": "list",
             "data": data,
             "next_after": rows[-1].seq if rows else after,
-            "has_more": len(rows) == limit,
+            "has_more": more,
         }
     )
 
