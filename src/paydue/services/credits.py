@@ -7,14 +7,20 @@ unit of work.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 from paydue.adapters.db.records import Invoice, Issuer
 from paydue.adapters.db.uow import UnitOfWork
 from paydue.domain import events as ev
 from paydue.domain.errors import Conflict, InvalidInput, NotFound
-from paydue.domain.invoices import InvoiceStatus, check_allocatable, derive_status, status_event
+from paydue.domain.invoices import (
+    InvoiceStatus,
+    amount_due,
+    check_allocatable,
+    derive_status,
+    status_event,
+)
 from paydue.domain.money import MoneyError, check_amount, check_currency
 from paydue.services.ids import new_id
 from paydue.services.invoices import get_invoice, invoice_resource, issuer_today
@@ -66,11 +72,16 @@ def allocate_credit_split(
     received_on: date,
     source: str,
     note: str | None,
+    expected_due: Mapping[str, int] | None = None,
 ) -> tuple[str, list[Invoice]]:
     """Book one credit of ``sum(amounts)`` split over invoices: ``parts`` is (invoice id,
     amount) per invoice. Every invoice is locked and checked before anything is written, so a
     refusal (unknown or cancelled invoice, other currency) leaves nothing behind. Returns the
-    credit id and the updated invoices in the order of ``parts``."""
+    credit id and the updated invoices in the order of ``parts``.
+
+    ``expected_due`` (invoice id → amount due) is what an automatic decision was based on: when
+    a locked invoice owes something else now (a concurrent payment), the booking is refused
+    with ``Conflict`` rather than made on stale numbers."""
     invoice_ids = [invoice_id for invoice_id, _ in parts]
     if not parts:
         raise InvalidInput("allocate the credit to at least one invoice")
@@ -85,6 +96,14 @@ def allocate_credit_split(
     locked = _lock_invoices(uow, issuer.id, invoice_ids)
     for invoice in locked.values():
         check_allocatable(invoice.status)
+        if expected_due is not None and invoice.id in expected_due:
+            due_now = amount_due(invoice.amount, invoice.amount_paid)
+            if due_now != expected_due[invoice.id]:
+                raise Conflict(
+                    f"invoice {invoice.number} owes {due_now} now, not "
+                    f"{expected_due[invoice.id]}: it changed since the decision",
+                    code="invoice_changed",
+                )
         if currency != invoice.currency:
             raise InvalidInput(
                 f"the payment is in {currency} but the invoice is in {invoice.currency}",

@@ -28,6 +28,7 @@ from paydue.adapters.formats.statements import (
 )
 from paydue.domain import events as ev
 from paydue.domain.errors import DomainError, InvalidInput
+from paydue.domain.invoices import amount_due
 from paydue.domain.matching import (
     DEFAULT_THRESHOLD,
     CandidateIndex,
@@ -171,7 +172,7 @@ def _open_invoice(row: OpenInvoiceRow) -> OpenInvoice:
         payer_name=row.payer_name,
         number=row.number,
         reference=row.reference,
-        amount_due=row.amount - row.amount_paid,
+        amount_due=amount_due(row.amount, row.amount_paid),
         currency=row.currency,
         due_date=row.due_date,
     )
@@ -195,6 +196,7 @@ class _Import:
         self.report = ImportReport()
         self._index: CandidateIndex | None = None
         self._payers: dict[str, str] = {}  # invoice id -> payer id
+        self._due: dict[str, int] = {}  # invoice id -> amount due when the index was built
         self._touched: set[str] = set()
         self._known: dict[str, frozenset[str]] | None = None
 
@@ -314,6 +316,7 @@ class _Import:
         if self._index is None:
             rows = self.uow.statements.open_invoices(self.issuer.id)
             self._payers = {row.id: row.payer_id for row in rows}
+            self._due = {row.id: amount_due(row.amount, row.amount_paid) for row in rows}
             self._index = CandidateIndex.build(_open_invoice(row) for row in rows)
             self._touched.clear()
         return self._index
@@ -336,6 +339,7 @@ class _Import:
             received_on=line.booking_date,
             source="bank",
             note=f"statement line {line.id}",
+            expected_due={i: self._due[i] for i in match.invoice_ids},
         )
         self._touched |= match.invoice_ids
         self.uow.statements.set_line_outcome(
