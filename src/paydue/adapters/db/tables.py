@@ -316,7 +316,7 @@ payer_ibans = sa.Table(
     _issuer_fk("payers", "payer_id"),
 )
 
-# Who did what to a suspense item (an API key id, or "cli"), append-only.
+# Who (an API key id) did what to a suspense item, append-only.
 audit_log = sa.Table(
     "audit_log",
     metadata,
