@@ -176,6 +176,18 @@ def test_a_file_with_broken_rows_names_row_and_column_and_stores_nothing(
     assert count(container.engine, "payers") == 0
 
 
+def test_a_bad_currency_is_reported_on_the_currency_column_not_on_the_amount(
+    db_url: str, container: Container, issuer: IssuerHandle, tmp_path: Path
+) -> None:
+    row = "2026-020,C-6,Anna Schmidt,,12.00,EURO,2026-11-01,2026-12-01,"
+    result = import_csv(db_url, issuer, write_csv(tmp_path, [HEADER, row]), "--json")
+    assert result.exit_code == 1
+    errors = json.loads(result.stdout)["errors"]
+    assert [e["column"] for e in errors] == ["currency"]
+    assert "'EURO' is not an ISO 4217 currency code" in errors[0]["message"]
+    assert count(container.engine, "invoices") == 0
+
+
 def test_skip_invalid_imports_the_valid_rows_and_reports_the_rest(
     db_url: str, container: Container, issuer: IssuerHandle, tmp_path: Path
 ) -> None:

@@ -17,7 +17,7 @@ from paydue.adapters.db.records import Issuer
 from paydue.adapters.db.uow import UnitOfWork
 from paydue.cli.common import EXIT_INVALID, fail, out, progress_bar, ready_container
 from paydue.domain.errors import DomainError
-from paydue.domain.money import MoneyError, parse_decimal
+from paydue.domain.money import MoneyError, check_currency, parse_decimal
 from paydue.services import invoices as invoice_svc
 from paydue.web.api.v1.schemas import InvoiceIn
 
@@ -150,6 +150,12 @@ def _invoice_body(values: dict[str, str]) -> tuple[dict[str, Any], list[tuple[st
     amount = values.get("amount", "").strip()
     if amount and "currency" in body:
         try:
+            check_currency(body["currency"])
+        except MoneyError as exc:
+            # The amount cannot be read without its currency: report the currency alone.
+            problems += [("currency", str(exc)), ("amount", "")]
+            return body, problems
+        try:
             body["amount"] = parse_decimal(amount, body["currency"])
         except MoneyError as exc:
             problems.append(("amount", str(exc)))
@@ -192,12 +198,13 @@ def _check_rows(
     first_row_of: dict[str, int] = {}
     for record in rows:
         body, problems = _invoice_body(record.values)
-        row_errors = [RowError(record.row, col, msg) for col, msg in problems]
+        row_errors = [RowError(record.row, col, msg) for col, msg in problems if msg]
+        silenced = {col for col, msg in problems if not msg}
         command: invoice_svc.NewInvoice | None = None
         try:
             command = InvoiceIn.model_validate(body).command()
         except pydantic.ValidationError as exc:
-            reported = {e.column for e in row_errors}
+            reported = {e.column for e in row_errors} | silenced
             row_errors += [
                 e for e in _validation_errors(record.row, exc) if e.column not in reported
             ]
