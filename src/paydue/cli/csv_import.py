@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import pydantic
 import typer
 from rich.progress import Progress
+from sqlalchemy.exc import IntegrityError
 
 from paydue.adapters.db.records import Issuer
 from paydue.adapters.db.uow import UnitOfWork
@@ -277,8 +278,14 @@ def invoices_import(
                     invoice_svc.create_invoices(uow, container.links, issuer, chunk)
                     uow.flush_events()
                     progress.advance(task, len(chunk))
-            except DomainError as exc:  # a number taken by a concurrent import meanwhile
+            except DomainError as exc:
                 fail(f"nothing was imported: {exc.message}", EXIT_INVALID)
+            except IntegrityError:  # a number taken by a concurrent import meanwhile
+                fail(
+                    "nothing was imported: an invoice number of this file was created by "
+                    "another import at the same time; run the import again",
+                    EXIT_INVALID,
+                )
             uow.commit()
     container.close()
     invalid_rows = len({e.row for e in checked.errors})

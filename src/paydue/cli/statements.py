@@ -10,7 +10,7 @@ import typer
 
 from paydue.cli.common import EXIT_INVALID, fail, out, progress_bar, ready_container
 from paydue.domain.errors import DomainError
-from paydue.domain.money import Money
+from paydue.domain.money import describe
 from paydue.services import statements as svc
 
 
@@ -24,7 +24,7 @@ def _print_report(report: svc.ImportReport, issuer_name: str) -> None:
     )
     for item in report.suspense:
         line: dict[str, Any] = item["line"]
-        amount = Money(line["amount"], line["currency"])
+        amount = describe(line["amount"], line["currency"])
         sender = line["counterparty"]["name"] or line["counterparty"]["iban"] or "unknown sender"
         out.print(f"  {item['id']}  {amount}  {sender}: {item['reason']}", markup=False)
         for suggestion in item["suggestions"][:3]:

@@ -66,6 +66,15 @@ class Money:
         return f"{self.to_decimal():.{exp}f} {self.currency}"
 
 
+def describe(amount: int, currency: str) -> str:
+    """Human text for an amount; a code outside ISO 4217 (an old one such as DEM in a bank
+    statement) is shown in minor units rather than refused."""
+    try:
+        return str(Money(amount, currency))
+    except MoneyError:
+        return f"{amount} {currency} (minor units)"
+
+
 def parse_decimal(text: str, currency: str) -> int:
     """Convert decimal text such as ``"1234.50"`` into minor units of ``currency``.
 

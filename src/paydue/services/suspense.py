@@ -18,7 +18,7 @@ from paydue.adapters.db.uow import UnitOfWork
 from paydue.domain import events as ev
 from paydue.domain.errors import Conflict, InvalidInput, NotFound
 from paydue.domain.matching import Suggestion
-from paydue.domain.money import Money
+from paydue.domain.money import describe
 from paydue.services.credits import allocate_credit_split, reverse_credit
 from paydue.services.ids import new_id
 from paydue.services.links import PublicLinks
@@ -246,8 +246,8 @@ def assign(
     total = sum(amount for _, amount in parts)
     if total != line.amount:
         raise InvalidInput(
-            f"the allocations add up to {Money(total, line.currency)}, the line is"
-            f" {Money(line.amount, line.currency)}",
+            f"the allocations add up to {describe(total, line.currency)}, the line is"
+            f" {describe(line.amount, line.currency)}",
             code="allocations_do_not_add_up",
         )
     credit_id, invoices = allocate_credit_split(

@@ -137,3 +137,10 @@ def test_check_amount_accepts_positive_integers_up_to_the_maximum() -> None:
 def test_check_amount_refuses(amount: object, complaint: str) -> None:
     with pytest.raises(MoneyError, match=complaint):
         check_amount(amount)  # type: ignore[arg-type]
+
+
+def test_describe_shows_an_iso_amount_and_falls_back_to_minor_units_for_an_old_code() -> None:
+    from paydue.domain.money import describe
+
+    assert describe(1250, "EUR") == "12.50 EUR"
+    assert describe(1250, "DEM") == "1250 DEM (minor units)"

@@ -53,6 +53,14 @@ class IssuerRepository:
         ).first()
         return from_row(Issuer, row) if row else None
 
+    def api_key_id(self, issuer_id: str, key_hash: str) -> str | None:
+        """The id of the issuer's API key with this hash (the audit log's "who")."""
+        return self.conn.execute(
+            sa.select(api_keys.c.id).where(
+                api_keys.c.issuer_id == issuer_id, api_keys.c.key_hash == key_hash
+            )
+        ).scalar_one_or_none()
+
     def revoke_api_keys(self, issuer_id: str, now: datetime) -> None:
         self.conn.execute(
             sa.update(api_keys)

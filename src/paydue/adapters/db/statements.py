@@ -301,11 +301,3 @@ class StatementRepository:
             }
             for r in rows
         ]
-
-    def api_key_id(self, key_hash: str) -> str | None:
-        """The id of the API key with this hash (for the audit log's "who")."""
-        from paydue.adapters.db.tables import api_keys
-
-        return self.conn.execute(
-            sa.select(api_keys.c.id).where(api_keys.c.key_hash == key_hash)
-        ).scalar_one_or_none()

@@ -45,7 +45,7 @@ def actor(
     """Who acts, for the audit log: the id of the API key the request was made with."""
     key = (authorization or "").partition(" ")[2].strip()
     with container(request).uow(readonly=True) as uow:
-        return uow.statements.api_key_id(hash_token(key)) or "api"
+        return uow.issuers.api_key_id(issuer.id, hash_token(key)) or "api"
 
 
 ActorDep = Annotated[str, Depends(actor)]
