@@ -67,8 +67,8 @@ class Money:
 
 
 def describe(amount: int, currency: str) -> str:
-    """Human text for an amount; a code outside ISO 4217 (an old one such as DEM in a bank
-    statement) is shown in minor units rather than refused."""
+    """Human text for an amount; a code that is no known currency (bank files carry odd ones) is
+    shown in minor units rather than refused."""
     try:
         return str(Money(amount, currency))
     except MoneyError:

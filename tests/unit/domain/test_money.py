@@ -139,8 +139,9 @@ def test_check_amount_refuses(amount: object, complaint: str) -> None:
         check_amount(amount)  # type: ignore[arg-type]
 
 
-def test_describe_shows_an_iso_amount_and_falls_back_to_minor_units_for_an_old_code() -> None:
+def test_describe_shows_an_amount_and_falls_back_to_minor_units_for_an_unknown_code() -> None:
     from paydue.domain.money import describe
 
     assert describe(1250, "EUR") == "12.50 EUR"
-    assert describe(1250, "DEM") == "1250 DEM (minor units)"
+    assert describe(1250, "DEM") == "12.50 DEM"  # historic codes are known to CLDR
+    assert describe(1250, "XQQ") == "1250 XQQ (minor units)"
