@@ -37,6 +37,8 @@ issuers = sa.Table(
     sa.Column("timezone", sa.String(64), nullable=False, server_default="Europe/Berlin"),
     sa.Column("default_currency", sa.String(3), nullable=False, server_default="EUR"),
     sa.Column("branding", JSONType, nullable=False, server_default="{}"),
+    # The methods the pay page offers, in order, with their eligibility rules (domain.routing).
+    sa.Column("payment_methods", JSONType, nullable=False, server_default="[]"),
     # Counters handed out under the issuer row's lock: gap-free, ordered by commit.
     sa.Column("event_seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("reference_seq", sa.BigInteger, nullable=False, server_default="0"),
@@ -86,6 +88,7 @@ invoices = sa.Table(
     sa.Column("issue_date", sa.Date, nullable=False),
     sa.Column("due_date", sa.Date, nullable=False),
     sa.Column("description", sa.String(1000)),
+    sa.Column("tags", JSONType),
     sa.Column("reference", sa.String(25), nullable=False),
     sa.Column("badge_token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
@@ -328,4 +331,68 @@ audit_log = sa.Table(
     sa.Column("details", JSONType, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Index("ix_audit_log_issuer_subject", "issuer_id", "subject_id"),
+)
+
+# --- payments through providers ---------------------------------------------------------------
+
+# One attempt to pay an invoice through a provider. Its id is the reference the provider echoes
+# in its notifications, so it is unique on its own too.
+payments = sa.Table(
+    "payments",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True, unique=True),
+    sa.Column("invoice_id", ID, nullable=False),
+    sa.Column("pay_link_id", ID),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("method", sa.String(32), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("failure_reason", sa.String(32)),
+    sa.Column("provider_payment_id", sa.String(100)),
+    # What the provider said it took, when that differs from what was asked (held for review).
+    sa.Column("received_amount", sa.BigInteger),
+    sa.Column("received_currency", sa.String(3)),
+    sa.Column("review_reason", sa.String(200)),
+    sa.Column("credit_id", ID),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    _issuer_fk("invoices", "invoice_id"),
+    sa.Index("ix_payments_issuer_invoice", "issuer_id", "invoice_id"),
+)
+
+# Every notification a provider sent, as received (raw bytes), once per provider event id. The
+# issuer is known once the payment it names is found; a notification naming no payment of ours
+# is kept with ``issuer_id`` empty and changes nothing.
+provider_events = sa.Table(
+    "provider_events",
+    metadata,
+    sa.Column("provider", sa.String(32), primary_key=True),
+    sa.Column("event_id", sa.String(100), primary_key=True),
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id")),
+    sa.Column("payment_id", ID),
+    sa.Column("status", sa.String(12), nullable=False),  # received, processed, ignored
+    sa.Column("outcome", sa.String(300)),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("processed_at", UTCDateTime),
+    sa.Index("ix_provider_events_issuer_payment", "issuer_id", "payment_id"),
+)
+
+# The built-in simulator's own books: what a real provider keeps on its side.
+simulator_charges = sa.Table(
+    "simulator_charges",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("reference", ID, nullable=False, unique=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("failure_reason", sa.String(32)),
+    sa.Column("return_url", sa.String(2000), nullable=False),
+    sa.Column("notify_url", sa.String(2000), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
