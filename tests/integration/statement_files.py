@@ -24,6 +24,9 @@ class Entry:
     iban: str = PAYER_IBAN
     bank_ref: str = ""
     booked: str = "2026-11-20"
+    e2e: str = ""  # end-to-end id
+    return_reason: str = ""  # RtrInf/Rsn/Cd of a returned payment
+    code: str = ""  # bank transaction code DOMAIN-FAMILY-SUBFAMILY
 
 
 def _decimal(cents: int) -> str:
@@ -41,6 +44,17 @@ def _entry(entry: Entry) -> str:
         else ""
     )
     text = f"<Ustrd>{escape(entry.text)}</Ustrd>" if entry.text else ""
+    refs = f"<Refs><EndToEndId>{escape(entry.e2e)}</EndToEndId></Refs>" if entry.e2e else ""
+    returned = (
+        f"<RtrInf><Rsn><Cd>{entry.return_reason}</Cd></Rsn></RtrInf>" if entry.return_reason else ""
+    )
+    code = ""
+    if entry.code:
+        domain, family, sub = entry.code.split("-")
+        code = (
+            f"<BkTxCd><Domn><Cd>{domain}</Cd><Fmly><Cd>{family}</Cd>"
+            f"<SubFmlyCd>{sub}</SubFmlyCd></Fmly></Domn></BkTxCd>"
+        )
     return f"""
       <Ntry>
         <Amt Ccy="EUR">{_decimal(entry.amount)}</Amt>
@@ -49,12 +63,13 @@ def _entry(entry: Entry) -> str:
         <BookgDt><Dt>{entry.booked}</Dt></BookgDt>
         <ValDt><Dt>{entry.booked}</Dt></ValDt>
         {f"<AcctSvcrRef>{escape(entry.bank_ref)}</AcctSvcrRef>" if entry.bank_ref else ""}
-        <NtryDtls><TxDtls>
+        {code}
+        <NtryDtls><TxDtls>{refs}
           <RltdPties>
             <{side}><Nm>{escape(entry.name)}</Nm></{side}>
             <{side}Acct><Id><IBAN>{entry.iban}</IBAN></Id></{side}Acct>
           </RltdPties>
-          <RmtInf>{text}{structured}</RmtInf>
+          <RmtInf>{text}{structured}</RmtInf>{returned}
         </TxDtls></NtryDtls>
       </Ntry>"""
 

@@ -98,6 +98,7 @@ def test_certain_credits_are_booked_the_rest_queued_and_a_second_import_creates_
         "matched": 3,
         "suspense": 1,
         "debit": 1,
+        "returned": 0,
         "ignored": 0,
         "duplicate": 0,
         "unbooked": 0,

@@ -182,19 +182,23 @@ def _apply_allocation(
 
 def reverse_credit(
     uow: UnitOfWork, links: PublicLinks, issuer: Issuer, credit_id: str, *, reason: str
-) -> list[Invoice]:
+) -> list[tuple[Invoice, int]]:
     """Take back what a credit paid: every allocation gets a reversing (negative) allocation
     under the invoice row lock, ``amount_paid`` drops, the status is derived again (an
     ``invoice.open`` / ``invoice.partially_paid`` event when it changes) and a
     ``credit.reversed`` event is recorded. Allocations are never deleted, so the history stays.
-    A credit reversed already is refused."""
+    Returns each invoice as it is now with the amount taken back from it.
+
+    A credit reversed already is refused; what is left to reverse is read again under the
+    invoice locks, so two reversals of one credit at once reverse it once."""
     parts = uow.invoices.allocations_of_credit(issuer.id, credit_id)
     if not parts:
         raise NotFound(f"no credit {credit_id!r}", code="credit_not_found")
+    locked = _lock_invoices(uow, issuer.id, [invoice_id for invoice_id, _ in parts])
+    parts = uow.invoices.allocations_of_credit(issuer.id, credit_id)
     remaining = {i: a for i, a in parts if a != 0}
     if not remaining:
         raise Conflict(f"credit {credit_id!r} was reversed already", code="credit_reversed")
-    locked = _lock_invoices(uow, issuer.id, list(remaining))
     now = uow.now()
     uow.record(
         issuer.id,
@@ -210,6 +214,6 @@ def reverse_credit(
         ),
     )
     return [
-        _apply_allocation(uow, links, issuer, locked[invoice_id], credit_id, -amount, now)
+        (_apply_allocation(uow, links, issuer, locked[invoice_id], credit_id, -amount, now), amount)
         for invoice_id, amount in remaining.items()
     ]

@@ -2,7 +2,8 @@
 
 A credit (money in) is matched against the issuer's open invoices (``domain.matching``); a
 certain match is booked as a ``bank`` credit, anything else becomes a suspense item with the
-ranked suggestions. A debit is recorded as such (returns and chargebacks are handled later).
+ranked suggestions. A debit that returns a payment (``domain.returns``) reverses the credit it
+takes back (``services.returns``); any other debit is recorded as such.
 
 Exactly once: lines are claimed with ``INSERT … ON CONFLICT DO NOTHING`` on the per-issuer
 unique fingerprint before anything is booked, and only the lines this import inserted are
@@ -39,15 +40,18 @@ from paydue.domain.matching import (
     SuspenseDecision,
     decide,
 )
+from paydue.domain.returns import return_marker
+from paydue.services import journal
 from paydue.services.credits import allocate_credit_split
 from paydue.services.ids import new_id
 from paydue.services.links import PublicLinks
+from paydue.services.returns import book_return
 from paydue.services.suspense import compact_iban, learn_iban, line_resource, new_suspense_item
 
 BOOKED = frozenset({None, "BOOK", "BOOKED"})
 """Entry statuses that are bookings; pending or informational entries are not imported."""
 
-OUTCOMES = ("matched", "suspense", "debit", "ignored", "duplicate")
+OUTCOMES = ("matched", "suspense", "debit", "returned", "ignored", "duplicate")
 
 Progress = Callable[[int], None]
 
@@ -89,6 +93,7 @@ def statement_resource(
             "matched": record.lines_matched,
             "suspense": record.lines_suspense,
             "debit": record.lines_debit,
+            "returned": record.lines_returned,
             "ignored": record.lines_ignored,
             "duplicate": record.lines_duplicate,
         },
@@ -259,6 +264,13 @@ class _Import:
     def _row(
         self, statement_id: str, position: int, line: StatementLine, now: Any
     ) -> dict[str, Any]:
+        returned = return_marker(
+            amount=line.amount,
+            return_reason=line.return_reason,
+            is_reversal=line.is_reversal,
+            bank_transaction_code=line.bank_transaction_code,
+            texts=(line.remittance_text, line.additional_info),
+        )
         return {
             "issuer_id": self.issuer.id,
             "id": new_id("sl"),
@@ -276,7 +288,13 @@ class _Import:
             "remittance_text": line.remittance_text,
             "end_to_end_id": line.end_to_end_id,
             "bank_reference": line.bank_reference,
-            "outcome": "suspense" if line.amount > 0 else "debit" if line.amount else "ignored",
+            "return_reason": returned,
+            # what the line is unless it is booked: a return or credit waits in suspense
+            "outcome": "suspense"
+            if line.amount > 0 or returned
+            else "debit"
+            if line.amount
+            else "ignored",
             "rule": None,
             "confidence": None,
             "explanation": None,
@@ -288,6 +306,13 @@ class _Import:
 
     def _apply(self, line: LineRecord) -> str:
         """Book or queue one newly claimed line; returns its outcome."""
+        if line.return_reason is not None:
+            item = book_return(self.uow, self.links, self.issuer, line)
+            self._index = None  # the invoices it reopened may be paid by the next lines
+            if item is None:
+                return "returned"
+            self.report.suspense.append(item)
+            return "suspense"
         if line.amount <= 0:
             return line.outcome
         decision = self._decide(line)
@@ -330,7 +355,7 @@ class _Import:
         return self._known
 
     def _book(self, line: LineRecord, match: Suggestion) -> None:
-        credit_id, _ = allocate_credit_split(
+        credit_id, invoices = allocate_credit_split(
             self.uow,
             self.links,
             self.issuer,
@@ -342,6 +367,19 @@ class _Import:
             expected_due={i: self._due[i] for i in match.invoice_ids},
         )
         self._touched |= match.invoice_ids
+        journal.record(
+            self.uow,
+            self.issuer.id,
+            journal.BANK_CREDIT,
+            currency=line.currency,
+            parts=[
+                (inv, amount) for inv, (_, amount) in zip(invoices, match.allocations, strict=True)
+            ],
+            credit_id=credit_id,
+            line_id=line.id,
+            rule=match.rule.value,
+            detail=match.explanation,
+        )
         self.uow.statements.set_line_outcome(
             self.issuer.id,
             line.id,

@@ -19,6 +19,7 @@ from paydue.domain import events as ev
 from paydue.domain.errors import Conflict, InvalidInput, NotFound
 from paydue.domain.matching import Suggestion
 from paydue.domain.money import describe
+from paydue.services import journal
 from paydue.services.credits import allocate_credit_split, reverse_credit
 from paydue.services.ids import new_id
 from paydue.services.links import PublicLinks
@@ -54,6 +55,7 @@ def line_resource(line: LineRecord) -> dict[str, Any]:
         "remittance_text": line.remittance_text,
         "end_to_end_id": line.end_to_end_id,
         "bank_reference": line.bank_reference,
+        "return_reason": line.return_reason,
         "outcome": line.outcome,
         "rule": line.rule,
         "confidence": line.confidence,
@@ -111,6 +113,16 @@ def new_suspense_item(
         note=None,
     )
     uow.statements.add_suspense({f: getattr(item, f) for f in item.__slots__})
+    journal.record(
+        uow,
+        issuer_id,
+        journal.SUSPENSE_OPENED,
+        currency=line.currency,
+        parts=[(None, line.amount)],
+        line_id=line.id,
+        suspense_item_id=item.id,
+        detail=reason,
+    )
     resource = suspense_resource(item, line)
     uow.record(issuer_id, ev.Event(ev.SUSPENSE_CREATED, item.id, resource))
     return resource
@@ -272,6 +284,18 @@ def assign(
         note=note,
     )
     uow.statements.set_line_outcome(issuer.id, line.id, credit_id=credit_id)
+    journal.record(
+        uow,
+        issuer.id,
+        journal.MANUAL_ASSIGNMENT,
+        currency=line.currency,
+        parts=[(invoice, amount) for invoice, (_, amount) in zip(invoices, parts, strict=True)],
+        credit_id=credit_id,
+        line_id=line.id,
+        suspense_item_id=item.id,
+        actor=actor,
+        detail=note,
+    )
     details = {
         "credit_id": credit_id,
         "allocations": [{"invoice_id": i, "amount": a} for i, a in parts],
@@ -315,7 +339,21 @@ def undo(
         raise Conflict(f"suspense item {item.id} is open; nothing to undo", code="nothing_to_undo")
     details: dict[str, Any] = {"previous_status": item.status, "note": note}
     if item.credit_id is not None:
-        reverse_credit(uow, links, issuer, item.credit_id, reason=f"suspense item {item.id} undone")
+        taken_back = reverse_credit(
+            uow, links, issuer, item.credit_id, reason=f"suspense item {item.id} undone"
+        )
+        journal.record(
+            uow,
+            issuer.id,
+            journal.REVERSAL,
+            currency=taken_back[0][0].currency,
+            parts=[(invoice, -amount) for invoice, amount in taken_back],
+            credit_id=item.credit_id,
+            line_id=item.line_id,
+            suspense_item_id=item.id,
+            actor=actor,
+            detail=note,
+        )
         uow.statements.forget_ibans(issuer.id, item.line_id)
         uow.statements.set_line_outcome(issuer.id, item.line_id, credit_id=None)
         details["reversed_credit_id"] = item.credit_id

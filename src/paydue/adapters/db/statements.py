@@ -1,5 +1,6 @@
 """Imported bank statements, their lines, the suspense queue, learned payer IBANs and the audit
-log. Every query is scoped by issuer."""
+log; reconciliation settings and journal (``reconciliation.py``). Every query is scoped by
+issuer."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from paydue.adapters.db.reconciliation import ReconciliationQueries
 from paydue.adapters.db.records import from_row
 from paydue.adapters.db.tables import (
     audit_log,
@@ -37,6 +39,7 @@ class StatementRecord:
     lines_debit: int
     lines_duplicate: int
     lines_ignored: int
+    lines_returned: int
     imported_at: datetime
 
 
@@ -58,6 +61,7 @@ class LineRecord:
     remittance_text: str | None
     end_to_end_id: str | None
     bank_reference: str | None
+    return_reason: str | None
     outcome: str
     rule: str | None
     confidence: float | None
@@ -105,7 +109,7 @@ def _insert(conn: sa.Connection, table: sa.Table) -> Any:
     return insert(table)
 
 
-class StatementRepository:
+class StatementRepository(ReconciliationQueries):
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
 

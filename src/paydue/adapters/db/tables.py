@@ -249,6 +249,7 @@ statements = sa.Table(
     sa.Column("lines_debit", sa.Integer, nullable=False, server_default="0"),
     sa.Column("lines_duplicate", sa.Integer, nullable=False, server_default="0"),
     sa.Column("lines_ignored", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("lines_returned", sa.Integer, nullable=False, server_default="0"),
     sa.Column("imported_at", UTCDateTime, nullable=False),
     sa.Index("ix_statements_issuer_file", "issuer_id", "file_sha256"),
 )
@@ -274,7 +275,10 @@ statement_lines = sa.Table(
     sa.Column("remittance_text", sa.Text),
     sa.Column("end_to_end_id", sa.Text),
     sa.Column("bank_reference", sa.Text),
-    sa.Column("outcome", sa.String(12), nullable=False),  # matched, suspense, debit, ignored
+    # Why a debit is a return (SEPA reason code such as AC04, else the marker that said so).
+    sa.Column("return_reason", sa.String(40)),
+    # matched, suspense, debit, ignored, returned
+    sa.Column("outcome", sa.String(12), nullable=False),
     sa.Column("rule", sa.String(20)),
     sa.Column("confidence", sa.Float),
     sa.Column("explanation", sa.Text),
@@ -283,6 +287,7 @@ statement_lines = sa.Table(
     _issuer_fk("statements", "statement_id"),
     sa.UniqueConstraint("issuer_id", "fingerprint"),
     sa.Index("ix_statement_lines_issuer_statement", "issuer_id", "statement_id", "position"),
+    sa.Index("ix_statement_lines_issuer_amount", "issuer_id", "amount"),
 )
 
 suspense_items = sa.Table(
@@ -395,4 +400,40 @@ simulator_charges = sa.Table(
     sa.Column("notify_url", sa.String(2000), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# --- reconciliation settings and journal ------------------------------------------------------
+
+# Per-issuer reconciliation settings; a missing row or a null column means the global default.
+reconciliation_settings = sa.Table(
+    "reconciliation_settings",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("match_threshold", sa.Float),
+    # How the issuer's bank writes CSV statements (formats.statements.csv.CsvMapping as JSON).
+    sa.Column("csv_mapping", JSONType),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Every reconciliation booking, append-only, for the issuer's ERP: one row per invoice a credit
+# was allocated to or taken back from, and one per suspense item opened.
+reconciliation_journal = sa.Table(
+    "reconciliation_journal",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
+    # bank_credit, manual_assignment, reversal, return, suspense_opened
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),  # signed minor units
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("invoice_id", ID),
+    sa.Column("invoice_number", sa.String(100)),
+    sa.Column("credit_id", ID),
+    sa.Column("line_id", ID),
+    sa.Column("suspense_item_id", ID),
+    sa.Column("rule", sa.String(40)),
+    sa.Column("actor", sa.String(100)),
+    sa.Column("detail", sa.String(500)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_reconciliation_journal_issuer_created", "issuer_id", "created_at", "id"),
 )

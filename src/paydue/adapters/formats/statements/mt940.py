@@ -25,6 +25,7 @@ from functools import lru_cache
 
 from paydue.domain.money import MoneyError
 from paydue.domain.money import check_currency as check_iso_currency
+from paydue.domain.returns import RETURN_GVCS  # ?34 of these GVCs holds the return reason
 
 from .amounts import check_currency, to_minor
 from .errors import StatementFormatError
@@ -49,8 +50,6 @@ _DUTCH_KEYS = (
     "|ULTB|SVCL|BUSP|FX|CHGS|OCMT|EXCH|ISDN|ORIG|ABNA|ULTM"
 )
 _DUTCH = re.compile(rf"/({_DUTCH_KEYS})/")
-# GVCs (German business transaction codes) of returned payments: ?34 then holds the reason.
-_RETURN_GVCS = frozenset({"108", "109", "159", "181", "184"})
 _NO_CURRENCY = "XXX"  # ISO 4217 "no currency": a fragment with :61: lines but no balance
 _SUBFIELDS = {sep: re.compile(rf"\{sep}(\d\d)([^{sep}]*)") for sep in "?>"}
 _PURPOSE = {sep: re.compile(rf"\{sep}(?:2\d|6[0-3])([^{sep}]*)") for sep in "?>"}
@@ -366,7 +365,7 @@ class _Details:
             iban=account or sepa.get("IBAN") or None,
             bic=(bic if _BIC.fullmatch(bic) else None) or sepa.get("BIC") or None,
             end_to_end_id=_known(sepa.get("EREF")),
-            return_reason=(parts.get("34") or "").strip() or None if code in _RETURN_GVCS else None,
+            return_reason=(parts.get("34") or "").strip() or None if code in RETURN_GVCS else None,
             code=code,
         )
 
