@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import sqlalchemy as sa
 
@@ -11,6 +12,8 @@ from paydue.adapters.clock import Clock, SystemClock
 from paydue.adapters.db.engine import make_engine
 from paydue.adapters.db.uow import UnitOfWork
 from paydue.adapters.http import HttpClient
+from paydue.adapters.providers import registry
+from paydue.adapters.providers.base import Provider
 from paydue.config import Settings
 from paydue.services.links import PublicLinks
 
@@ -40,6 +43,11 @@ class Container:
                     concurrency=s.worker_concurrency,
                 )
             return self._http
+
+    @cached_property
+    def providers(self) -> dict[str, Provider]:
+        """The payment providers by name (``adapters.providers.registry``)."""
+        return registry(self.engine, self.clock, self.settings.secret_bytes, self.settings.base_url)
 
     def close(self) -> None:
         """Release the database connections and the HTTP client."""

@@ -32,6 +32,7 @@ PAYMENT_FAILED = "payment.failed"
 PAYMENT_CANCELLED = "payment.cancelled"
 PAYMENT_EXPIRED = "payment.expired"
 PAYMENT_REFUNDED = "payment.refunded"
+PAYMENT_REVIEW_REQUIRED = "payment.review_required"  # money taken that does not fit the invoice
 WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
 
 EVENT_TYPES: frozenset[str] = frozenset(

@@ -48,6 +48,7 @@ class NewInvoice:
     issue_date: date
     due_date: date
     description: str | None = None
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -94,6 +95,7 @@ def invoice_resource(invoice: Invoice, links: PublicLinks, today: date) -> dict[
         "issue_date": invoice.issue_date.isoformat(),
         "due_date": invoice.due_date.isoformat(),
         "description": invoice.description,
+        "tags": list(invoice.tags),
         "reference": invoice.reference,
         "payer": {
             "ref": invoice.payer.ref,
@@ -258,6 +260,7 @@ def _create(
                 issue_date=item.issue_date,
                 due_date=item.due_date,
                 description=item.description,
+                tags=item.tags,
                 reference=rf_for_sequence(first_ref + offset),
                 created_at=now,
                 updated_at=now,
@@ -292,6 +295,7 @@ def _create(
                 "issue_date": invoice.issue_date,
                 "due_date": invoice.due_date,
                 "description": invoice.description,
+                "tags": list(invoice.tags) if invoice.tags else None,
                 "reference": invoice.reference,
                 "badge_token_hash": hash_token(links.badge_token(invoice_id)),
                 "created_at": now,

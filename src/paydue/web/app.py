@@ -9,16 +9,19 @@ from fastapi import FastAPI
 
 from paydue import __version__
 from paydue.bootstrap import Container
-from paydue.web import badges, errors
+from paydue.web import badges, errors, simulator
 from paydue.web.api.v1 import (
     elements,
     events,
     invoices,
+    paycfg,
     paylinks,
+    payments,
     statements,
     suspense,
     webhooks,
 )
+from paydue.web.inbound import routes as inbound
 from paydue.web.pay import routes as pay
 from paydue.worker.runner import InProcessWorker
 
@@ -26,6 +29,8 @@ API_ROUTERS = (
     invoices.router,
     elements.router,
     paylinks.router,
+    payments.router,
+    paycfg.router,
     events.router,
     webhooks.router,
     statements.router,
@@ -60,6 +65,8 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
         app.include_router(router)
     app.include_router(badges.router)
     app.include_router(pay.router)
+    app.include_router(inbound.router)
+    app.include_router(simulator.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

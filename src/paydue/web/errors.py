@@ -16,6 +16,9 @@ from paydue.web.responses import error_body, json_response
 
 log = logging.getLogger(__name__)
 
+PAYER_PAGES = ("/p/", "/simulator/")
+"""Paths a browser shows: their errors are pages, not JSON."""
+
 
 def is_unique_violation(exc: IntegrityError) -> bool:
     """A duplicate key (PostgreSQL SQLSTATE 23505, SQLite "UNIQUE constraint failed")."""
@@ -50,7 +53,11 @@ def validation_details(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> Response:
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        if request.url.path.startswith(PAYER_PAGES):
+            from paydue.web.pay.routes import error_page
+
+            return error_page(request, request.app.state.container, exc)
         kind = "invalid_request_error" if exc.status < 500 else "api_error"
         return json_response(
             error_body(exc.code, exc.message, kind=kind, details=exc.details), exc.status

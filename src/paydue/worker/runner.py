@@ -34,9 +34,10 @@ transaction each and do their I/O concurrently; a handler without such needs loo
 def handlers() -> dict[str, JobHandler]:
     """The registry: job kind → handler. A new kind of job is one line here."""
     from paydue.adapters.db.events import WEBHOOK_DELIVERY
+    from paydue.services.payments import PAYMENT_NOTIFICATION, process_notifications
     from paydue.services.webhook_delivery import deliver
 
-    return {WEBHOOK_DELIVERY: deliver}
+    return {WEBHOOK_DELIVERY: deliver, PAYMENT_NOTIFICATION: process_notifications}
 
 
 class Worker:

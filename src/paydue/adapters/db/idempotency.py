@@ -8,6 +8,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from paydue.adapters.db.dialect import insert
 from paydue.adapters.db.tables import idempotency_keys
 
 
@@ -39,14 +40,8 @@ class IdempotencyRepository:
         An in-flight claim whose lock expired (its request died, or is slow) is taken over; the
         old holder's ``complete`` then finds the claim gone and must roll its effects back."""
         claim = claim or secrets.token_hex(16)
-        dialect = self.conn.dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-        # RETURNING, not rowcount: an INSERT's rowcount is -1 with psycopg on SQLAlchemy 2.1.
         inserted = self.conn.execute(
-            insert(idempotency_keys)
+            insert(self.conn, idempotency_keys)
             .values(
                 issuer_id=issuer_id,
                 key=key,

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from paydue.adapters.db.bulk import BULK_THRESHOLD, copy_rows, insert_rows
+from paydue.adapters.db.dialect import insert
 from paydue.adapters.db.records import Invoice, Payer
 from paydue.adapters.db.tables import allocations, credits, invoices, payers
 from paydue.domain.invoices import UNPAID, InvoiceStatus
@@ -52,6 +53,7 @@ def _invoice(row: Any) -> Invoice:
         issue_date=row.issue_date,
         due_date=row.due_date,
         description=row.description,
+        tags=tuple(row.tags or ()),
         reference=row.reference,
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -73,12 +75,7 @@ class InvoiceRepository:
             return {}
         if self.conn.dialect.name == "postgresql" and len(rows) >= BULK_THRESHOLD:
             return self._upsert_payers_by_copy(rows)
-        dialect = self.conn.dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-        stmt = insert(payers)
+        stmt = insert(self.conn, payers)
         upsert = stmt.on_conflict_do_update(
             index_elements=[payers.c.issuer_id, payers.c.ref],
             set_={c: stmt.excluded[c] for c in _PAYER_UPDATABLE},

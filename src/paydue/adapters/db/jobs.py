@@ -33,6 +33,7 @@ class JobQueue:
         *,
         event_id: str | None = None,
         endpoint_id: str | None = None,
+        payload: dict[str, Any] | None = None,
     ) -> Job:
         """Enqueue one job, due at ``now``."""
         row = self.conn.execute(
@@ -46,6 +47,7 @@ class JobQueue:
                 attempts=0,
                 event_id=event_id,
                 endpoint_id=endpoint_id,
+                payload=payload,
                 created_at=now,
             )
             .returning(*jobs.c)

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from paydue.domain.invoices import InvoiceStatus
+from paydue.domain.payments import PaymentStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,7 @@ class Issuer:
     timezone: str
     default_currency: str
     branding: dict[str, Any]
+    payment_methods: list[dict[str, Any]]
     created_at: datetime
 
 
@@ -47,6 +49,7 @@ class Invoice:
     issue_date: date
     due_date: date
     description: str | None
+    tags: tuple[str, ...]
     reference: str
     created_at: datetime
     updated_at: datetime
@@ -109,6 +112,41 @@ class Job:
     last_error: str | None
     created_at: datetime
     finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    issuer_id: str
+    id: str
+    invoice_id: str
+    pay_link_id: str | None
+    provider: str
+    method: str
+    amount: int
+    currency: str
+    status: PaymentStatus
+    failure_reason: str | None
+    provider_payment_id: str | None
+    received_amount: int | None
+    received_currency: str | None
+    review_reason: str | None
+    credit_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEvent:
+    issuer_id: str
+    provider: str
+    event_id: str
+    payment_id: str | None
+    status: str
+    outcome: str | None
+    payload: bytes
+    received_at: datetime
+    processed_at: datetime | None
 
 
 _R = TypeVar("_R")

@@ -368,15 +368,15 @@ payments = sa.Table(
     sa.Index("ix_payments_issuer_invoice", "issuer_id", "invoice_id"),
 )
 
-# Every notification a provider sent, as received (raw bytes), once per provider event id. The
-# issuer is known once the payment it names is found; a notification naming no payment of ours
-# is kept with ``issuer_id`` empty and changes nothing.
+# Every notification a provider sent for an issuer's account, as received (raw bytes), once per
+# provider event id. One naming no payment of that issuer is kept as ``ignored`` and changes
+# nothing.
 provider_events = sa.Table(
     "provider_events",
     metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
     sa.Column("provider", sa.String(32), primary_key=True),
     sa.Column("event_id", sa.String(100), primary_key=True),
-    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id")),
     sa.Column("payment_id", ID),
     sa.Column("status", sa.String(12), nullable=False),  # received, processed, ignored
     sa.Column("outcome", sa.String(300)),
@@ -386,11 +386,13 @@ provider_events = sa.Table(
     sa.Index("ix_provider_events_issuer_payment", "issuer_id", "payment_id"),
 )
 
-# The built-in simulator's own books: what a real provider keeps on its side.
+# The built-in simulator's own books: what a real provider keeps on its side. ``account`` is the
+# merchant account, the issuer.
 simulator_charges = sa.Table(
     "simulator_charges",
     metadata,
     sa.Column("id", ID, primary_key=True),
+    sa.Column("account", ID, nullable=False),
     sa.Column("reference", ID, nullable=False, unique=True),
     sa.Column("amount", sa.BigInteger, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),

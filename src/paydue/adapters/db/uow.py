@@ -20,6 +20,7 @@ from paydue.adapters.db.invoices import InvoiceRepository
 from paydue.adapters.db.issuers import IssuerRepository
 from paydue.adapters.db.jobs import JobQueue
 from paydue.adapters.db.paylinks import PayLinkRepository
+from paydue.adapters.db.payments import PaymentRepository
 from paydue.adapters.db.records import StoredEvent
 from paydue.adapters.db.statements import StatementRepository
 from paydue.adapters.db.webhooks import WebhookRepository
@@ -31,6 +32,7 @@ class UnitOfWork:
     issuers: IssuerRepository
     invoices: InvoiceRepository
     pay_links: PayLinkRepository
+    payments: PaymentRepository
     events: EventLog
     jobs: JobQueue
     webhooks: WebhookRepository
@@ -58,6 +60,7 @@ class UnitOfWork:
         self.issuers = IssuerRepository(self.conn)
         self.invoices = InvoiceRepository(self.conn)
         self.pay_links = PayLinkRepository(self.conn)
+        self.payments = PaymentRepository(self.conn)
         self.events = EventLog(self.conn)
         self.jobs = JobQueue(self.conn)
         self.webhooks = WebhookRepository(self.conn)

@@ -1,112 +1,395 @@
-"""The payer's entry point ``/p/{token}``.
+"""The payer's pages under ``/p/{token}``: the pay page, the TAN form, starting a payment with a
+provider, and the result page. Server-rendered, in the payer's language, in the issuer's look,
+with no script at all.
 
-The pay page with payment methods comes with the payment pipeline; until then this page enforces
-the link's rules (expiry, opens, revocation, TAN) and shows the invoice with bank-transfer details
-and the EPC QR code.
+Every view of the pay page counts an open of its link (atomically; ``services.paylinks``). The
+result page never trusts its URL: it shows what the pipeline recorded for the payment, and while
+that is not final it reloads itself (``<meta http-equiv=refresh>``, no script).
 """
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from paydue.domain.errors import NotFound
-from paydue.domain.invoices import amount_due
-from paydue.domain.money import Money
-from paydue.domain.paylinks import Refusal
+from paydue.adapters.db.records import Invoice, Issuer, PayLink, Payment
+from paydue.adapters.providers.base import Redirect
+from paydue.bootstrap import Container
+from paydue.domain.errors import DomainError, NotFound
+from paydue.domain.invoices import InvoiceStatus, outstanding
+from paydue.domain.paylinks import Refusal, refusal
+from paydue.domain.payments import TERMINAL, FailureReason, PaymentStatus
 from paydue.domain.references import format_rf
-from paydue.services import elements
+from paydue.services import branding, elements
 from paydue.services import paylinks as svc
+from paydue.services import payments as pay
 from paydue.services.invoices import get_invoice
 from paydue.web.deps import ContainerDep
 from paydue.web.images import image_response
+from paydue.web.pay import i18n
+from paydue.web.pay.i18n import N_
+from paydue.web.pay.security import (
+    check_csrf,
+    csrf_cookie,
+    csrf_field,
+    has_tan_pass,
+    page_headers,
+    set_csrf_cookie,
+    set_tan_pass,
+)
 
 router = APIRouter(tags=["pay page"], include_in_schema=False)
 templates = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
     autoescape=select_autoescape(["html"]),
 )
+CSS = (Path(__file__).with_name("static") / "pay.css").read_bytes()
+RESULT_REFRESH_SECONDS = 2
 
 REFUSALS = {
-    Refusal.REVOKED: "This payment link was withdrawn. Please contact the sender of your invoice.",
-    Refusal.EXPIRED: "This payment link has expired. Please contact the sender of your invoice.",
-    Refusal.TOO_MANY_OPENS: "This payment link was opened too often. Ask the sender for a new one.",
-    Refusal.TOO_MANY_FAILED_PAYMENTS: "Too many payments failed with this link. Ask for a new one.",
-    Refusal.TAN_LOCKED: "This link is locked after too many wrong TANs. Ask for a new one.",
-    Refusal.INVOICE_CANCELLED: "This invoice was cancelled; there is nothing to pay.",
+    Refusal.REVOKED: N_("This payment link was withdrawn."),
+    Refusal.EXPIRED: N_("This payment link has expired."),
+    Refusal.TOO_MANY_OPENS: N_("This payment link was opened too often."),
+    Refusal.TOO_MANY_FAILED_PAYMENTS: N_("Too many payments failed with this link."),
+    Refusal.TAN_LOCKED: N_("This link is locked after too many wrong TANs."),
+    Refusal.INVOICE_CANCELLED: N_("This invoice was cancelled; there is nothing to pay."),
 }
-HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+FAILURES = {
+    FailureReason.EXPIRED_CARD: N_("Your card has expired."),
+    FailureReason.STOLEN_CARD: N_("Your card was reported stolen or lost."),
+    FailureReason.INVALID_CARD: N_("The card details are not valid."),
+    FailureReason.INACTIVE_CARD: N_("Your card is not active yet."),
+    FailureReason.INSUFFICIENT_FUNDS: N_("There are not enough funds on the account."),
+    FailureReason.DECLINED: N_("Your bank declined the payment."),
+    FailureReason.CANCELLED_BY_PAYER: N_("You cancelled the payment."),
+    FailureReason.FRAUD_SUSPECTED: N_("Your bank declined the payment."),
+    FailureReason.TECHNICAL_ERROR: N_("The payment could not be started. Please try again."),
+}
+METHOD_NAMES = {
+    "card": N_("Card"),
+    "bank_payment": N_("Pay from your bank account"),
+    "paypal": "PayPal",
+    "revolut": "Revolut",
+    "payconiq": "Payconiq",
+    "ideal": "iDEAL",
+    "bancontact": "Bancontact",
+    "sepa_direct_debit": N_("SEPA direct debit"),
+    "apple_pay": "Apple Pay",
+    "google_pay": "Google Pay",
+    "bank_transfer": N_("Bank transfer"),
 }
 
 
-def _page(status: int = 200, **context: object) -> HTMLResponse:
-    html = templates.get_template("placeholder.html").render(**context)
-    return HTMLResponse(html, status_code=status, headers=HEADERS)
+class Page:
+    """One payer page being rendered: language, branding, CSRF field and the nonce."""
+
+    def __init__(self, request: Request, c: Container, issuer: Issuer | None, lang: str) -> None:
+        self.request = request
+        self.c = c
+        self.issuer = issuer
+        self.lang = lang
+        self.nonce = secrets.token_urlsafe(16)
+        self.cookie = csrf_cookie(request)
+
+    def render(
+        self,
+        template: str,
+        status: int = 200,
+        *,
+        form_origins: frozenset[str] = frozenset(),
+        **context: Any,
+    ) -> HTMLResponse:
+        t = i18n.translations(self.lang)
+        brand = branding.branding_of(self.issuer) if self.issuer is not None else None
+        html = templates.get_template(template).render(
+            _=t.gettext,
+            ngettext=t.ngettext,
+            gettext=t.gettext,
+            lang=self.lang,
+            languages=[(code, i18n.language_name(code)) for code in i18n.LANGUAGES],
+            here=self.request.url.path,
+            brand=brand,
+            nonce=self.nonce,
+            csrf=csrf_field(self.c.settings.secret_bytes, self.cookie),
+            money=lambda amount, currency: i18n.money(amount, currency, self.lang),
+            long_date=lambda d: i18n.long_date(d, self.lang),
+            **{"switch_to": None, **context},
+        )
+        response = HTMLResponse(html, status, headers=page_headers(self.nonce, form_origins))
+        set_csrf_cookie(response, self.cookie, secure=self.c.settings.base_url.startswith("https"))
+        return response
+
+    def message(self, status: int, title: str, message: str, **context: Any) -> HTMLResponse:
+        return self.render("message.html", status, title=title, message=message, **context)
+
+
+def _language(request: Request, lang: str | None, invoice: Invoice | None) -> str:
+    return i18n.choose(
+        lang,
+        invoice.payer.language if invoice is not None else None,
+        request.headers.get("accept-language"),
+    )
+
+
+def _secure(c: Container) -> bool:
+    return c.settings.base_url.startswith("https")
+
+
+def _bank_details(issuer: Issuer, invoice: Invoice, link: PayLink, token: str) -> dict[str, Any]:
+    epc = elements.epc_payload(issuer, invoice)
+    return {
+        "iban": issuer.iban,
+        "bic": issuer.bic,
+        "reference": format_rf(invoice.reference),
+        "epc_url": None
+        if isinstance(epc, elements.EpcUnavailable) or link.tan_hash is not None
+        else f"/p/{token}/epc.svg",
+    }
+
+
+def _methods(c: Container, issuer: Issuer, invoice: Invoice) -> list[dict[str, str]]:
+    return [
+        {"key": rule.key, "name": METHOD_NAMES.get(rule.method, rule.method)}
+        for rule in pay.offered_methods(issuer, invoice, c.providers)
+    ]
+
+
+def _form_origins(c: Container) -> frozenset[str]:
+    origins: set[str] = set()
+    for provider in c.providers.values():
+        origins |= provider.redirect_origins
+    return frozenset(origins)
 
 
 def _show(
-    c: ContainerDep, token: str, *, tan_verified: bool, tan_error: str | None = None
+    request: Request,
+    c: Container,
+    token: str,
+    lang: str | None,
+    *,
+    tan_verified: bool,
+    tan_error: str | None = None,
 ) -> HTMLResponse:
     with c.uow() as uow:
         opened = svc.open_pay_link(uow, token, tan_verified=tan_verified)
         issuer = uow.issuers.get(opened.invoice.issuer_id)
         uow.commit()
-    invoice = opened.invoice
-    due = Money(amount_due(invoice.amount, invoice.amount_paid), invoice.currency)
-    if opened.outcome == svc.OpenOutcome.REFUSED:
-        assert opened.refusal is not None
-        return _page(410, title="Payment link not available", message=REFUSALS[opened.refusal])
-    if opened.outcome == svc.OpenOutcome.PAID:
-        return _page(title="Already paid", message=f"Invoice {invoice.number} is paid. Thank you.")
+    assert issuer is not None
+    invoice, link = opened.invoice, opened.link
     if opened.outcome == svc.OpenOutcome.NEED_TAN:
-        return _page(
+        # Before its TAN, a link shows nothing of the invoice, not even the issuer's look.
+        page = Page(request, c, None, _language(request, lang, None))
+        return page.render(
+            "tan.html",
             401 if tan_error else 200,
-            title="Enter your TAN",
-            message=tan_error,
-            need_tan=True,
-            tan_action=f"/p/{token}/tan",
+            switch_to=f"/p/{token}",
+            title=N_("Enter your TAN"),
+            error=tan_error,
+            action=f"/p/{token}/tan",
             attempts_left=opened.tan_attempts_left,
         )
-    assert issuer is not None
-    epc = elements.epc_payload(issuer, invoice)
-    return _page(
-        title=f"Invoice {invoice.number}",
-        issuer=issuer,
+    page = Page(request, c, issuer, _language(request, lang, invoice))
+    if opened.outcome == svc.OpenOutcome.REFUSED:
+        assert opened.refusal is not None
+        return page.message(
+            410, N_("Payment link not available"), REFUSALS[opened.refusal], switch_to=f"/p/{token}"
+        )
+    if opened.outcome == svc.OpenOutcome.PAID:
+        return page.render(
+            "paid.html", title=N_("Already paid"), invoice=invoice, switch_to=f"/p/{token}"
+        )
+    return page.render(
+        "page.html",
+        switch_to=f"/p/{token}",
+        form_origins=_form_origins(c),
+        title=N_("Pay your invoice"),
         invoice=invoice,
-        due=str(due),
-        reference=format_rf(invoice.reference),
-        show_bank=True,
-        epc_url=None
-        if isinstance(epc, elements.EpcUnavailable) or opened.link.tan_hash is not None
-        else f"/p/{token}/epc.svg",
+        due=outstanding(invoice.status, invoice.amount, invoice.amount_paid),
+        methods=_methods(c, issuer, invoice),
+        action=f"/p/{token}/pay",
+        bank=_bank_details(issuer, invoice, link, token),
+    )
+
+
+@router.get("/assets/pay.css")
+def stylesheet() -> Response:
+    return Response(
+        CSS,
+        media_type="text/css",
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/assets/logos/{issuer_id}/{sha}.{ext}")
+def logo(request: Request, issuer_id: str, sha: str, ext: str, c: ContainerDep) -> Response:
+    with c.uow(readonly=True) as uow:
+        issuer = uow.issuers.get(issuer_id)
+    found = branding.logo_bytes(issuer, sha) if issuer is not None else None
+    if found is None:
+        raise NotFound("no such logo", code="logo_not_found")
+    body, media = found
+    return Response(
+        body,
+        media_type=media,
+        headers={
+            "Cache-Control": "public, max-age=86400, immutable",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+            "script-src 'none'; sandbox",
+        },
     )
 
 
 @router.get("/p/{token}", response_class=HTMLResponse)
-def pay_page(token: str, c: ContainerDep) -> HTMLResponse:
-    return _show(c, token, tan_verified=False)
+def pay_page(
+    request: Request, token: str, c: ContainerDep, lang: Annotated[str | None, Query()] = None
+) -> HTMLResponse:
+    with c.uow(readonly=True) as uow:
+        link = svc.find_link(uow, token)
+    passed = has_tan_pass(request, c.settings.secret_bytes, link.id)
+    return _show(request, c, token, lang, tan_verified=passed)
 
 
 @router.post("/p/{token}/tan", response_class=HTMLResponse)
 def submit_tan(
-    token: str, tan: Annotated[str, Form(max_length=12)], c: ContainerDep
+    request: Request,
+    token: str,
+    tan: Annotated[str, Form(max_length=12)],
+    c: ContainerDep,
+    csrf: Annotated[str | None, Form()] = None,
+    lang: Annotated[str | None, Query()] = None,
 ) -> HTMLResponse:
+    check_csrf(request, c.settings.secret_bytes, csrf)
     with c.uow() as uow:
         ok, left = svc.verify_tan(uow, c.settings.secret_bytes, token, tan)
+        link = svc.find_link(uow, token)
         uow.commit()
     if not ok:
-        message = "The TAN is not correct." if left else "Too many wrong TANs."
-        return _show(c, token, tan_verified=False, tan_error=message)
-    return _show(c, token, tan_verified=True)
+        message = N_("The TAN is not correct.") if left else N_("Too many wrong TANs.")
+        return _show(request, c, token, lang, tan_verified=False, tan_error=message)
+    response = _show(request, c, token, lang, tan_verified=True)
+    set_tan_pass(response, c.settings.secret_bytes, link.id, token, secure=_secure(c))
+    return response
+
+
+def _usable_link(request: Request, c: Container, token: str) -> PayLink:
+    """The link behind a form or result request; a TAN link needs the browser's TAN pass."""
+    with c.uow(readonly=True) as uow:
+        link = svc.find_link(uow, token)
+    if link.tan_hash is not None and not has_tan_pass(request, c.settings.secret_bytes, link.id):
+        raise NotFound("this payment link does not exist", code="pay_link_not_found")
+    return link
+
+
+@router.post("/p/{token}/pay")
+def start_payment(
+    request: Request,
+    token: str,
+    method: Annotated[str, Form(max_length=80)],
+    c: ContainerDep,
+    csrf: Annotated[str | None, Form()] = None,
+    lang: Annotated[str | None, Form(max_length=8)] = None,
+) -> Response:
+    check_csrf(request, c.settings.secret_bytes, csrf)
+    _usable_link(request, c, token)
+    language = i18n.choose(lang, None, None)
+    with c.uow() as uow:
+        started = pay.begin_payment(uow, c.providers, token, method)
+        uow.commit()
+    payment = started.payment
+    base = c.settings.base_url.rstrip("/")
+    provider = c.providers[payment.provider]
+    try:
+        outcome = provider.start(
+            pay.payment_request(
+                started,
+                locale=language,
+                return_url=f"{base}/p/{token}/payments/{payment.id}?lang={language}",
+                notify_url=f"{base}/inbound/{provider.name}/{payment.issuer_id}",
+            )
+        )
+    except Exception as exc:  # the provider is down or refused: the payer may try again
+        with c.uow() as uow:
+            pay.fail_to_start(uow, payment, repr(exc))
+            uow.commit()
+        return RedirectResponse(f"/p/{token}/payments/{payment.id}?lang={language}", 303)
+    if not isinstance(outcome, Redirect):
+        return RedirectResponse(f"/p/{token}?lang={language}", 303)
+    with c.uow() as uow:
+        pay.attach_provider(uow, payment, outcome.provider_payment_id)
+        uow.commit()
+    return RedirectResponse(outcome.url, 303)
+
+
+@router.get("/p/{token}/payments/{payment_id}", response_class=HTMLResponse)
+def result(
+    request: Request,
+    token: str,
+    payment_id: str,
+    c: ContainerDep,
+    lang: Annotated[str | None, Query()] = None,
+) -> HTMLResponse:
+    link = _usable_link(request, c, token)
+    with c.uow(readonly=True) as uow:
+        payment = uow.payments.get(link.issuer_id, payment_id)
+        if payment is None or payment.invoice_id != link.invoice_id:
+            raise NotFound("no such payment for this link", code="payment_not_found")
+        invoice = get_invoice(uow, link.issuer_id, link.invoice_id)
+        issuer = uow.issuers.get(link.issuer_id)
+        current = uow.pay_links.get(link.issuer_id, link.id)
+        now = uow.now()
+    assert issuer is not None
+    assert current is not None
+    page = Page(request, c, issuer, _language(request, lang, invoice))
+    return page.render(
+        "result.html",
+        form_origins=_form_origins(c),
+        **_result_context(c, token, issuer, invoice, current, payment, now),
+    )
+
+
+def _result_context(
+    c: Container,
+    token: str,
+    issuer: Issuer,
+    invoice: Invoice,
+    link: PayLink,
+    payment: Payment,
+    now: Any,
+) -> dict[str, Any]:
+    status = payment.status
+    context: dict[str, Any] = {"invoice": invoice, "payment": payment, "refresh": None}
+    if status == PaymentStatus.SUCCEEDED:
+        context["title"] = N_("Thank you, your payment was received")
+        context["state"] = "review" if payment.review_reason else "paid"
+        return context
+    if status not in TERMINAL:
+        context.update(
+            title=N_("Your payment is being processed"),
+            state="pending",
+            refresh=RESULT_REFRESH_SECONDS,
+        )
+        return context
+    reason = FailureReason(payment.failure_reason or FailureReason.DECLINED)
+    retry = (
+        refusal(svc.state_of(link), now, counting_open=False) is None
+        and invoice.status != InvoiceStatus.CANCELLED
+        and outstanding(invoice.status, invoice.amount, invoice.amount_paid) > 0
+    )
+    context.update(
+        title=N_("The payment did not go through"),
+        state="failed",
+        reason=FAILURES[reason],
+        methods=_methods(c, issuer, invoice) if retry else [],
+        action=f"/p/{token}/pay",
+        retry=retry,
+    )
+    return context
 
 
 @router.get("/p/{token}/{image}.{kind}")
@@ -129,3 +412,15 @@ def pay_link_image(
     assert issuer is not None
     payload = elements.require_epc(issuer, invoice)
     return image_response(request, elements.render(payload, kind), kind)
+
+
+def error_page(request: Request, c: Container, exc: DomainError) -> HTMLResponse:
+    """A payer-page error (unknown link, expired form, a payment that cannot start) as a page
+    in the browser's language rather than JSON."""
+    page = Page(request, c, None, _language(request, request.query_params.get("lang"), None))
+    messages = {
+        404: N_("This payment link does not exist. Please check the address."),
+        403: N_("This form has expired. Please go back, reload the page and try again."),
+    }
+    text = messages.get(exc.status, N_("This payment cannot be made now."))
+    return page.message(exc.status, N_("Something is not right"), text, detail=exc.message)

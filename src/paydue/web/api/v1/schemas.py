@@ -108,6 +108,11 @@ class InvoiceIn(Strict):
     issue_date: date
     due_date: date
     description: str | None = Field(default=None, max_length=1000)
+    tags: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.:-]{0,39}$")]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="labels the payment-method rules can select on, e.g. 'business'",
+    )
 
     def command(self) -> NewInvoice:
         p = self.payer
@@ -130,6 +135,7 @@ class InvoiceIn(Strict):
             issue_date=self.issue_date,
             due_date=self.due_date,
             description=self.description,
+            tags=tuple(dict.fromkeys(self.tags)),
         )
 
 

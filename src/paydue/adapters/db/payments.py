@@ -1,0 +1,136 @@
+"""Payments, the provider notifications that move them, and the simulator's own books."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from paydue.adapters.db.dialect import insert
+from paydue.adapters.db.records import Payment, ProviderEvent, from_row
+from paydue.adapters.db.tables import payments, provider_events, simulator_charges
+from paydue.domain.payments import PaymentStatus
+
+
+def _payment(row: Any) -> Payment:
+    mapping = row._mapping
+    return Payment(**{**mapping, "status": PaymentStatus(mapping["status"])})
+
+
+class PaymentRepository:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def add(self, values: dict[str, Any]) -> Payment:
+        row = self.conn.execute(sa.insert(payments).values(**values).returning(*payments.c)).one()
+        return _payment(row)
+
+    def get(self, issuer_id: str, payment_id: str, *, for_update: bool = False) -> Payment | None:
+        stmt = sa.select(payments).where(
+            payments.c.issuer_id == issuer_id, payments.c.id == payment_id
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self.conn.execute(stmt).first()
+        return _payment(row) if row else None
+
+    def for_invoice(self, issuer_id: str, invoice_id: str) -> list[Payment]:
+        rows = self.conn.execute(
+            sa.select(payments)
+            .where(payments.c.issuer_id == issuer_id, payments.c.invoice_id == invoice_id)
+            .order_by(payments.c.id)
+        ).all()
+        return [_payment(r) for r in rows]
+
+    def page(
+        self, issuer_id: str, *, invoice_id: str | None, after: str | None, limit: int
+    ) -> list[Payment]:
+        stmt = sa.select(payments).where(payments.c.issuer_id == issuer_id)
+        if invoice_id is not None:
+            stmt = stmt.where(payments.c.invoice_id == invoice_id)
+        if after is not None:
+            stmt = stmt.where(payments.c.id > after)
+        rows = self.conn.execute(stmt.order_by(payments.c.id).limit(limit)).all()
+        return [_payment(r) for r in rows]
+
+    def update(self, payment: Payment, values: dict[str, Any]) -> Payment:
+        row = self.conn.execute(
+            sa.update(payments)
+            .where(payments.c.issuer_id == payment.issuer_id, payments.c.id == payment.id)
+            .values(**values)
+            .returning(*payments.c)
+        ).one()
+        return _payment(row)
+
+    # --- provider notifications ---------------------------------------------------------------
+
+    def add_event(self, values: dict[str, Any]) -> bool:
+        """Store a notification once per (provider, event id); False when it was stored
+        already (a provider's retry, or the same notification arriving twice at once)."""
+        stmt = insert(self.conn, provider_events).values(**values)
+        inserted = self.conn.execute(
+            stmt.on_conflict_do_nothing(
+                index_elements=[
+                    provider_events.c.issuer_id,
+                    provider_events.c.provider,
+                    provider_events.c.event_id,
+                ]
+            ).returning(provider_events.c.event_id)
+        ).first()
+        return inserted is not None
+
+    def get_event(
+        self, issuer_id: str, provider: str, event_id: str, *, for_update: bool = False
+    ) -> ProviderEvent | None:
+        stmt = sa.select(provider_events).where(
+            provider_events.c.issuer_id == issuer_id,
+            provider_events.c.provider == provider,
+            provider_events.c.event_id == event_id,
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self.conn.execute(stmt).first()
+        return from_row(ProviderEvent, row) if row else None
+
+    def finish_event(self, event: ProviderEvent, status: str, outcome: str, now: datetime) -> None:
+        self.conn.execute(
+            sa.update(provider_events)
+            .where(
+                provider_events.c.issuer_id == event.issuer_id,
+                provider_events.c.provider == event.provider,
+                provider_events.c.event_id == event.event_id,
+            )
+            .values(status=status, outcome=outcome[:300], processed_at=now)
+        )
+
+    def events_of(self, issuer_id: str, payment_id: str) -> list[ProviderEvent]:
+        rows = self.conn.execute(
+            sa.select(provider_events)
+            .where(
+                provider_events.c.issuer_id == issuer_id,
+                provider_events.c.payment_id == payment_id,
+            )
+            .order_by(provider_events.c.received_at, provider_events.c.event_id)
+        ).all()
+        return [from_row(ProviderEvent, r) for r in rows]
+
+    # --- the simulator's books ------------------------------------------------------------------
+
+    def add_charge(self, values: dict[str, Any]) -> dict[str, Any]:
+        row = self.conn.execute(
+            sa.insert(simulator_charges).values(**values).returning(*simulator_charges.c)
+        ).one()
+        return dict(row._mapping)
+
+    def charge(self, charge_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
+        stmt = sa.select(simulator_charges).where(simulator_charges.c.id == charge_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self.conn.execute(stmt).first()
+        return dict(row._mapping) if row else None
+
+    def update_charge(self, charge_id: str, values: dict[str, Any]) -> None:
+        self.conn.execute(
+            sa.update(simulator_charges).where(simulator_charges.c.id == charge_id).values(**values)
+        )

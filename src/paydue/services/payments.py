@@ -1,0 +1,381 @@
+"""The payment pipeline, one for all providers.
+
+Paying starts on the pay page: ``begin_payment`` checks the link and the chosen method, and
+records a ``created`` payment for the amount still due; the page then asks the provider to start
+it (outside any transaction) and stores the provider's id (``attach_provider``).
+
+A provider's notification goes through ``receive_notification``: its signature is checked on the
+raw bytes, the raw event is stored once per (issuer, provider, event id) and a job is queued, all
+in one short transaction, so the provider gets its 2xx fast. The worker then runs
+``apply_notification`` for the job: it finds the payment by reference, checks amount and
+currency, applies the transition of ``domain.payments`` under the payment's row lock, and for a
+success books a credit and its allocation (the invoice becomes partially paid, paid or overpaid;
+events and webhooks follow through the outbox). The job is finished in the same transaction, so
+a crash anywhere repeats the whole step and nothing happens twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from paydue.adapters.db.records import Invoice, Issuer, Job, PayLink, Payment, ProviderEvent
+from paydue.adapters.db.uow import UnitOfWork
+from paydue.adapters.providers.base import Notification, PaymentRequest, Provider
+from paydue.domain import events as ev
+from paydue.domain.errors import Conflict, InvalidInput, NotFound
+from paydue.domain.invoices import InvoiceStatus, outstanding
+from paydue.domain.money import Money
+from paydue.domain.paylinks import refusal
+from paydue.domain.payments import TERMINAL, FailureReason, PaymentStatus, transition
+from paydue.domain.routing import MethodRule, PaymentFacts, eligible, parse_rules, rule_document
+from paydue.services.credits import allocate_credit
+from paydue.services.ids import new_id
+from paydue.services.invoices import get_invoice
+from paydue.services.links import PublicLinks
+from paydue.services.paylinks import find_link, state_of
+
+PAYMENT_NOTIFICATION = "payment.notification"
+"""The job kind that applies a stored provider notification."""
+FAILURES = frozenset({PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED})
+
+
+def payment_resource(payment: Payment) -> dict[str, Any]:
+    return {
+        "id": payment.id,
+        "object": "payment",
+        "invoice_id": payment.invoice_id,
+        "pay_link_id": payment.pay_link_id,
+        "provider": payment.provider,
+        "method": payment.method,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "status": payment.status.value,
+        "failure_reason": payment.failure_reason,
+        "provider_payment_id": payment.provider_payment_id,
+        "received_amount": payment.received_amount,
+        "received_currency": payment.received_currency,
+        "review_reason": payment.review_reason,
+        "credit_id": payment.credit_id,
+        "created_at": payment.created_at.isoformat(),
+        "updated_at": payment.updated_at.isoformat(),
+        "finished_at": payment.finished_at.isoformat() if payment.finished_at else None,
+    }
+
+
+def _record(uow: UnitOfWork, event_type: str, payment: Payment) -> None:
+    uow.record(payment.issuer_id, ev.Event(event_type, payment.id, payment_resource(payment)))
+
+
+def get_payment(uow: UnitOfWork, issuer_id: str, payment_id: str) -> Payment:
+    payment = uow.payments.get(issuer_id, payment_id)
+    if payment is None:
+        raise NotFound(f"no payment {payment_id!r}", code="payment_not_found")
+    return payment
+
+
+# --- which methods a payment may use ---------------------------------------------------------
+
+
+def method_rules(issuer: Issuer, providers: Mapping[str, Provider]) -> list[MethodRule]:
+    """The issuer's configured methods that this installation can take (a provider removed from
+    the installation drops out rather than breaking the page)."""
+    known = {name: p.methods for name, p in providers.items()}
+    return parse_rules([m for m in issuer.payment_methods if m.get("provider") in known], known)
+
+
+def offered_methods(
+    issuer: Issuer, invoice: Invoice, providers: Mapping[str, Provider]
+) -> list[MethodRule]:
+    """The methods the pay page offers for ``invoice``, in the issuer's order. Bank transfer is
+    shown apart (it is always possible when the issuer has an account)."""
+    country = (invoice.payer.address or {}).get("country")
+    facts = PaymentFacts(
+        amount=outstanding(invoice.status, invoice.amount, invoice.amount_paid),
+        currency=invoice.currency,
+        country=country if isinstance(country, str) else None,
+        tags=frozenset(invoice.tags),
+    )
+    return [
+        rule
+        for rule in eligible(method_rules(issuer, providers), facts)
+        if providers[rule.provider].notifies
+    ]
+
+
+# --- starting a payment ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    payment: Payment
+    link: PayLink
+    invoice: Invoice
+    issuer: Issuer
+
+
+def begin_payment(
+    uow: UnitOfWork, providers: Mapping[str, Provider], token: str, method_key: str
+) -> Started:
+    """Record a ``created`` payment of the amount still due, with the chosen method. Refused
+    when the link may not be used any more, the invoice needs no payment, or the method is not
+    offered for it."""
+    link = find_link(uow, token)
+    invoice = get_invoice(uow, link.issuer_id, link.invoice_id)
+    issuer = uow.issuers.get(link.issuer_id)
+    assert issuer is not None
+    now = uow.now()
+    reason = refusal(state_of(link), now, counting_open=False)
+    if reason is not None:
+        raise Conflict(f"this payment link cannot be used: {reason.value}", code=reason.value)
+    due = outstanding(invoice.status, invoice.amount, invoice.amount_paid)
+    if invoice.status == InvoiceStatus.CANCELLED or due == 0:
+        raise Conflict("this invoice needs no payment", code="nothing_due")
+    offered = {r.key: r for r in offered_methods(issuer, invoice, providers)}
+    rule = offered.get(method_key)
+    if rule is None:
+        raise InvalidInput(f"the method {method_key!r} is not offered for this invoice")
+    payment = uow.payments.add(
+        {
+            "issuer_id": issuer.id,
+            "id": new_id("pay"),
+            "invoice_id": invoice.id,
+            "pay_link_id": link.id,
+            "provider": rule.provider,
+            "method": rule.method,
+            "amount": due,
+            "currency": invoice.currency,
+            "status": PaymentStatus.CREATED.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
+    _record(uow, ev.PAYMENT_CREATED, payment)
+    return Started(payment, link, invoice, issuer)
+
+
+def payment_request(
+    started: Started, *, locale: str, return_url: str, notify_url: str
+) -> PaymentRequest:
+    p = started.payment
+    return PaymentRequest(
+        account=p.issuer_id,
+        reference=p.id,
+        amount=p.amount,
+        currency=p.currency,
+        method=p.method,
+        description=f"{started.issuer.name} {started.invoice.number}",
+        locale=locale,
+        return_url=return_url,
+        notify_url=notify_url,
+    )
+
+
+def attach_provider(uow: UnitOfWork, payment: Payment, provider_payment_id: str) -> Payment:
+    """Remember the provider's id for a payment it started."""
+    return uow.payments.update(
+        payment, {"provider_payment_id": provider_payment_id, "updated_at": uow.now()}
+    )
+
+
+def fail_to_start(uow: UnitOfWork, payment: Payment, error: str) -> Payment:
+    """The provider refused or could not be reached: the payment fails (a technical error), and
+    the payer may try again."""
+    current = uow.payments.get(payment.issuer_id, payment.id, for_update=True)
+    assert current is not None
+    if not transition(current.status, PaymentStatus.FAILED):
+        return current
+    now = uow.now()
+    updated = uow.payments.update(
+        current,
+        {
+            "status": PaymentStatus.FAILED.value,
+            "failure_reason": FailureReason.TECHNICAL_ERROR.value,
+            "review_reason": error[:200],
+            "updated_at": now,
+            "finished_at": now,
+        },
+    )
+    _record(uow, ev.PAYMENT_FAILED, updated)
+    return updated
+
+
+# --- notifications -----------------------------------------------------------------------------
+
+
+def receive_notification(
+    uow: UnitOfWork, provider: Provider, issuer_id: str, body: bytes, headers: Mapping[str, str]
+) -> bool:
+    """Verify and store a provider notification for an issuer's account and queue its
+    processing. Returns False for a notification stored before (nothing is queued again).
+
+    Raises ``NotificationError`` (signature, staleness, unreadable body: nothing stored) and
+    ``NotFound`` for an unknown issuer."""
+    if uow.issuers.get(issuer_id) is None:
+        raise NotFound(f"no issuer {issuer_id!r}", code="issuer_not_found")
+    now = uow.now()
+    provider.verify_notification(issuer_id, body, headers, now)
+    notification = provider.parse_notification(body)
+    stored = uow.payments.add_event(
+        {
+            "issuer_id": issuer_id,
+            "provider": provider.name,
+            "event_id": notification.event_id,
+            "payment_id": notification.reference,
+            "status": "received",
+            "payload": body,
+            "received_at": now,
+        }
+    )
+    if stored:
+        uow.jobs.add(
+            issuer_id,
+            PAYMENT_NOTIFICATION,
+            now,
+            payload={"provider": provider.name, "event_id": notification.event_id},
+        )
+    return stored
+
+
+def apply_notification(
+    uow: UnitOfWork,
+    links: PublicLinks,
+    providers: Mapping[str, Provider],
+    issuer_id: str,
+    provider_name: str,
+    event_id: str,
+) -> str:
+    """Apply one stored notification; returns what it did, which is also stored on it. A
+    notification applied before does nothing."""
+    event = uow.payments.get_event(issuer_id, provider_name, event_id, for_update=True)
+    if event is None or event.status != "received":
+        return "nothing to do"
+    provider = providers.get(provider_name)
+    if provider is None:
+        return _finish(uow, event, "ignored", f"no provider {provider_name!r} here")
+    notification = provider.parse_notification(event.payload)
+    payment = uow.payments.get(issuer_id, notification.reference, for_update=True)
+    if payment is None or payment.provider != provider_name:
+        return _finish(uow, event, "ignored", "no payment of this issuer has this reference")
+    return _finish(uow, event, "processed", _apply(uow, links, payment, notification))
+
+
+def _finish(uow: UnitOfWork, event: ProviderEvent, status: str, outcome: str) -> str:
+    uow.payments.finish_event(event, status, outcome, uow.now())
+    return outcome
+
+
+def _apply(uow: UnitOfWork, links: PublicLinks, payment: Payment, n: Notification) -> str:
+    """Move a locked payment to the notified state; the state machine decides what is allowed:
+    a repeat is a no-op, a late "pending" after a final state is ignored."""
+    try:
+        if not transition(payment.status, n.status):
+            return f"no change: already {payment.status.value}"
+    except Conflict as exc:
+        return f"ignored: {exc.message}; the payment stays {payment.status.value}"
+    now = uow.now()
+    values: dict[str, Any] = {
+        "status": n.status.value,
+        "provider_payment_id": n.provider_payment_id,
+        "updated_at": now,
+    }
+    if n.status in TERMINAL:
+        values["finished_at"] = now
+    if n.status in FAILURES:
+        values["failure_reason"] = (n.failure_reason or FailureReason.DECLINED).value
+    review: str | None = None
+    if n.status == PaymentStatus.SUCCEEDED:
+        asked = Money(payment.amount, payment.currency)
+        taken = Money(n.amount, n.currency)
+        if taken != asked:
+            review = f"the provider took {taken} for a payment of {asked}"
+    if review is not None:
+        values.update(received_amount=n.amount, received_currency=n.currency, review_reason=review)
+    updated = uow.payments.update(payment, values)
+    _record(uow, f"payment.{n.status.value}", updated)
+    if n.status == PaymentStatus.SUCCEEDED and review is None:
+        updated, review = _book(uow, links, updated)
+    if review is not None:
+        _record(uow, ev.PAYMENT_REVIEW_REQUIRED, updated)
+        return f"{n.status.value}, held for review: {review}"
+    if n.status == PaymentStatus.FAILED and payment.pay_link_id is not None:
+        link = uow.pay_links.get(payment.issuer_id, payment.pay_link_id)
+        if link is not None:
+            uow.pay_links.record_failed_payment(link)
+    return n.status.value
+
+
+def _book(uow: UnitOfWork, links: PublicLinks, payment: Payment) -> tuple[Payment, str | None]:
+    """Book a succeeded payment as a credit allocated to its invoice. An invoice that takes no
+    payment any more (cancelled) leaves the money recorded on the payment, for review."""
+    issuer = uow.issuers.get(payment.issuer_id)
+    assert issuer is not None
+    try:
+        credit_id, _ = allocate_credit(
+            uow,
+            links,
+            issuer,
+            payment.invoice_id,
+            amount=payment.amount,
+            currency=payment.currency,
+            received_on=uow.now().date(),
+            source="provider",
+            note=f"payment {payment.id} ({payment.provider} {payment.method})",
+        )
+    except Conflict as exc:
+        review = exc.message
+        return uow.payments.update(
+            payment,
+            {
+                "received_amount": payment.amount,
+                "received_currency": payment.currency,
+                "review_reason": review[:200],
+            },
+        ), review
+    return uow.payments.update(payment, {"credit_id": credit_id}), None
+
+
+class PipelineContext(Protocol):
+    """What the notification worker needs from the composition root."""
+
+    links: PublicLinks
+
+    @property
+    def providers(self) -> Mapping[str, Provider]: ...
+
+    def uow(self, *, readonly: bool = False) -> UnitOfWork: ...
+
+
+def process_notifications(ctx: PipelineContext, jobs: Sequence[Job], worker_id: str) -> None:
+    """The handler of ``payment.notification`` jobs: each job in its own transaction, finished
+    in that same transaction (fenced): a worker that lost its lease rolls its effects back and
+    leaves the job to the worker that took it over."""
+    for job in jobs:
+        payload = job.payload or {}
+        with ctx.uow() as uow:
+            apply_notification(
+                uow,
+                ctx.links,
+                ctx.providers,
+                job.issuer_id,
+                str(payload.get("provider")),
+                str(payload.get("event_id")),
+            )
+            if job.id in uow.jobs.finish_many([job], worker_id, uow.now()):
+                uow.commit()
+            else:
+                uow.rollback()
+
+
+def set_methods(
+    uow: UnitOfWork,
+    issuer: Issuer,
+    providers: Mapping[str, Provider],
+    items: Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """Replace the issuer's payment methods (validated by ``domain.routing.parse_rules``)."""
+    known = {name: p.methods for name, p in providers.items()}
+    stored = [rule_document(rule) for rule in parse_rules(items, known)]
+    uow.issuers.update(issuer.id, {"payment_methods": stored})
+    return stored
