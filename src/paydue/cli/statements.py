@@ -12,6 +12,7 @@ from paydue.cli.common import EXIT_INVALID, fail, out, progress_bar, ready_conta
 from paydue.domain.errors import DomainError
 from paydue.domain.money import describe
 from paydue.services import statements as svc
+from paydue.services.reconciliation import match_threshold
 
 
 def _print_report(report: svc.ImportReport, issuer_name: str) -> None:
@@ -37,7 +38,12 @@ def statements_import(
     issuer_id: Annotated[str, typer.Option("--issuer", help="the issuer's id")],
     threshold: Annotated[
         float | None,
-        typer.Option(min=0.5, max=1.0, help="default: PAYDUE_MATCH_THRESHOLD"),
+        typer.Option(
+            min=0.5,
+            max=1.0,
+            help="default: the issuer's setting (GET /v1/reconciliation/settings), else"
+            " PAYDUE_MATCH_THRESHOLD",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
@@ -66,7 +72,8 @@ def statements_import(
                 issuer,
                 parsed,
                 svc.file_sha256(data),
-                threshold=threshold or container.settings.match_threshold,
+                threshold=threshold
+                or match_threshold(uow, issuer.id, container.settings.match_threshold),
                 progress=lambda done: progress.advance(task, done),
             )
         except DomainError as exc:

@@ -17,6 +17,7 @@ from paydue.web.api.v1 import (
     paycfg,
     paylinks,
     payments,
+    reconciliation,
     statements,
     suspense,
     webhooks,
@@ -35,6 +36,7 @@ API_ROUTERS = (
     webhooks.router,
     statements.router,
     suspense.router,
+    reconciliation.router,
 )
 
 

@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 from paydue.adapters.db.uow import UnitOfWork
 from paydue.domain.errors import DomainError, InvalidInput, NotFound
 from paydue.services import statements as svc
+from paydue.services.reconciliation import match_threshold
 from paydue.web import idempotency
 from paydue.web.api.v1.pagination import decode_cursor, page
 from paydue.web.deps import ContainerDep, IssuerDep
@@ -106,9 +107,8 @@ async def import_statement(request: Request, c: ContainerDep, issuer: IssuerDep)
     data = await statement_bytes(request)
 
     def handler(uow: UnitOfWork) -> tuple[int, Any]:
-        report = svc.import_statement(
-            uow, c.links, issuer, data, threshold=c.settings.match_threshold
-        )
+        threshold = match_threshold(uow, issuer.id, c.settings.match_threshold)
+        report = svc.import_statement(uow, c.links, issuer, data, threshold=threshold)
         return 201, report.as_dict()
 
     # The file's bytes, not the multipart envelope (its boundary differs per request), are
