@@ -12,7 +12,7 @@ from paydue.cli.common import EXIT_INVALID, fail, out, progress_bar, ready_conta
 from paydue.domain.errors import DomainError
 from paydue.domain.money import describe
 from paydue.services import statements as svc
-from paydue.services.reconciliation import match_threshold
+from paydue.services.reconciliation import csv_mapping, match_threshold
 
 
 def _print_report(report: svc.ImportReport, issuer_name: str) -> None:
@@ -34,7 +34,10 @@ def _print_report(report: svc.ImportReport, issuer_name: str) -> None:
 
 
 def statements_import(
-    file: Annotated[Path, typer.Argument(help="camt.052/053/054 (XML) or MT940/MT942 file")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="camt.052/053/054 (XML), MT940/MT942 or CSV (with a saved mapping)"),
+    ],
     issuer_id: Annotated[str, typer.Option("--issuer", help="the issuer's id")],
     threshold: Annotated[
         float | None,
@@ -55,15 +58,15 @@ def statements_import(
     except OSError as exc:
         fail(f"{file}: {exc.strerror or exc}")
     container = ready_container()
-    try:
-        parsed = svc.parse(data)
-    except DomainError as exc:
-        fail(f"{file}: {exc.message}; nothing was imported", EXIT_INVALID)
-    total = sum(len(statement.lines) for statement in parsed)
     with container.uow() as uow, progress_bar() as progress:
         issuer = uow.issuers.get(issuer_id)
         if issuer is None:
             fail(f"no issuer {issuer_id!r} (see `paydue issuer list`)")
+        try:
+            parsed = svc.parse(data, csv_mapping(uow, issuer.id))
+        except DomainError as exc:
+            fail(f"{file}: {exc.message}; nothing was imported", EXIT_INVALID)
+        total = sum(len(statement.lines) for statement in parsed)
         task = progress.add_task("importing", total=total)
         try:
             report = svc.import_parsed(

@@ -22,6 +22,7 @@ from paydue.adapters.db.records import Issuer
 from paydue.adapters.db.statements import LineRecord, OpenInvoiceRow, StatementRecord
 from paydue.adapters.db.uow import UnitOfWork
 from paydue.adapters.formats.statements import (
+    CsvMapping,
     Statement,
     StatementFormatError,
     StatementLine,
@@ -45,6 +46,7 @@ from paydue.services import journal
 from paydue.services.credits import allocate_credit_split
 from paydue.services.ids import new_id
 from paydue.services.links import PublicLinks
+from paydue.services.reconciliation import csv_mapping
 from paydue.services.returns import book_return
 from paydue.services.suspense import compact_iban, learn_iban, line_resource, new_suspense_item
 
@@ -104,11 +106,12 @@ def statement_resource(
     return resource
 
 
-def parse(data: bytes) -> list[Statement]:
-    """The statements of a camt or MT940 file; a file that cannot be read is refused with the
-    place where reading stopped (``details.where``)."""
+def parse(data: bytes, csv_mapping: CsvMapping | None = None) -> list[Statement]:
+    """The statements of a camt or MT940 file, or of a CSV file read with ``csv_mapping``; a
+    file that cannot be read is refused with the place where reading stopped
+    (``details.where``)."""
     try:
-        return parse_statement(data)
+        return parse_statement(data, csv_mapping)
     except StatementFormatError as exc:
         raise InvalidInput(
             f"the statement file cannot be read at {exc.where}: {exc.reason}",
@@ -126,11 +129,13 @@ def import_statement(
     threshold: float = DEFAULT_THRESHOLD,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Import a camt.05x or MT940 file for ``issuer``: store each new booked line, match the
-    credits, book the certain matches, queue the rest in suspense, record the events. Nothing
-    is committed here; a file that cannot be parsed stores nothing."""
+    """Import a camt.05x, MT940 or (with the issuer's mapping) CSV file for ``issuer``: store
+    each new booked line, match the credits, book the certain matches, queue the rest in
+    suspense, record the events. Nothing is committed here; a file that cannot be parsed stores
+    nothing."""
+    parsed = parse(data, csv_mapping(uow, issuer.id))
     return import_parsed(
-        uow, links, issuer, parse(data), file_sha256(data), threshold=threshold, progress=progress
+        uow, links, issuer, parsed, file_sha256(data), threshold=threshold, progress=progress
     )
 
 

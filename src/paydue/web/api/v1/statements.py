@@ -1,27 +1,32 @@
-"""Issuer API: bank statement import (camt.052/053/054, MT940/MT942) and imported statements."""
+"""Issuer API: bank statement import (camt.052/053/054, MT940/MT942, CSV with the issuer's
+column mapping) and imported statements."""
 
 from __future__ import annotations
 
 from email.message import Message
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from paydue.adapters.db.uow import UnitOfWork
 from paydue.domain.errors import DomainError, InvalidInput, NotFound
+from paydue.services import reconciliation
 from paydue.services import statements as svc
-from paydue.services.reconciliation import match_threshold
 from paydue.web import idempotency
 from paydue.web.api.v1.pagination import decode_cursor, page
+from paydue.web.api.v1.schemas import Strict
 from paydue.web.deps import ContainerDep, IssuerDep
 from paydue.web.responses import json_response
 
 router = APIRouter(prefix="/v1/statements", tags=["statements"])
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
-RAW_TYPES = frozenset({"application/xml", "text/xml", "text/plain", "application/octet-stream"})
+RAW_TYPES = frozenset(
+    {"application/xml", "text/xml", "text/plain", "text/csv", "application/octet-stream"}
+)
 
 _UPLOAD_DOC = {
     "requestBody": {
@@ -107,7 +112,7 @@ async def import_statement(request: Request, c: ContainerDep, issuer: IssuerDep)
     data = await statement_bytes(request)
 
     def handler(uow: UnitOfWork) -> tuple[int, Any]:
-        threshold = match_threshold(uow, issuer.id, c.settings.match_threshold)
+        threshold = reconciliation.match_threshold(uow, issuer.id, c.settings.match_threshold)
         report = svc.import_statement(uow, c.links, issuer, data, threshold=threshold)
         return 201, report.as_dict()
 
@@ -131,6 +136,50 @@ def list_statements(
     answer = page(rows, limit, lambda r: r.id)
     answer["data"] = [svc.statement_resource(r) for r in answer["data"]]
     return json_response(answer)
+
+
+Column = Annotated[str | int, Field(description="header name, or 1-based number without header")]
+
+
+class CsvMappingIn(Strict):
+    """How the issuer's bank writes CSV statements (see ``formats.statements.csv.CsvMapping``)."""
+
+    booking_date: Column
+    amount: Column | None = None
+    credit: Column | None = None
+    debit: Column | None = None
+    currency: Column | None = None
+    fixed_currency: str | None = Field(default=None, min_length=3, max_length=3)
+    value_date: Column | None = None
+    counterparty_name: Column | None = None
+    counterparty_iban: Column | None = None
+    counterparty_bic: Column | None = None
+    remittance_text: Column | None = None
+    structured_reference: Column | None = None
+    end_to_end_id: Column | None = None
+    bank_reference: Column | None = None
+    delimiter: str = Field(default=";", min_length=1, max_length=1)
+    decimal_separator: Literal[",", "."] = ","
+    thousands_separator: str | None = Field(default=None, max_length=1)
+    date_format: str = Field(default="%d.%m.%Y", min_length=2, max_length=40)
+    encoding: str = Field(default="utf-8", min_length=1, max_length=40)
+    header_row: bool = True
+    skip_rows: int = Field(default=0, ge=0, le=100)
+    account: str | None = Field(default=None, max_length=64)
+
+
+@router.get("/csv-mapping", summary="The issuer's CSV statement column mapping")
+def get_csv_mapping(c: ContainerDep, issuer: IssuerDep) -> Response:
+    with c.uow(readonly=True) as uow:
+        return json_response(reconciliation.get_csv_mapping(uow, issuer.id))
+
+
+@router.put("/csv-mapping", summary="Save the column mapping CSV statements are read with")
+def put_csv_mapping(body: CsvMappingIn, c: ContainerDep, issuer: IssuerDep) -> Response:
+    with c.uow() as uow:
+        resource = reconciliation.set_csv_mapping(uow, issuer.id, body.model_dump())
+        uow.commit()
+    return json_response(resource)
 
 
 @router.get("/{statement_id}", summary="Get a statement with the outcome of every line")
