@@ -122,12 +122,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+TEST_SECRET = "test-secret-key-with-enough-characters-0123456789"
+
+
 def make_settings(db_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "env": "test",
         "database_url": db_url,
         "base_url": "http://testserver",
-        "secret_key": "test-secret-key-with-enough-characters-0123456789",
+        "secret_key": TEST_SECRET,
         "worker_poll_seconds": 0.05,
     }
     values.update(overrides)

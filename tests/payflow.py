@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 
 from paydue.adapters.providers.simulator import Simulator
 from paydue.bootstrap import Container
+from paydue.web.pay.security import CSRF_COOKIE, csrf_field
 from paydue.worker.runner import Worker
-from tests.conftest import IssuerHandle
+from tests.conftest import TEST_SECRET, IssuerHandle
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 METHODS = [
@@ -24,6 +25,16 @@ def csrf_of(html: str) -> str:
     found = CSRF.search(html)
     assert found, "the page has no CSRF field"
     return found[1]
+
+
+CSRF_COOKIE_VALUE = "c" * 43
+"""A CSRF cookie tests set themselves, to post a form without loading its page first."""
+
+
+def csrf_form(client: TestClient) -> str:
+    """Give ``client`` a CSRF cookie; returns the form field that goes with it."""
+    client.cookies.set(CSRF_COOKIE, CSRF_COOKIE_VALUE)
+    return csrf_field(TEST_SECRET.encode(), CSRF_COOKIE_VALUE)
 
 
 def token_of(url: str) -> str:

@@ -16,8 +16,10 @@ from paydue.adapters.db.tables import pay_links
 from paydue.bootstrap import Container
 from paydue.domain.paylinks import MAX_TAN_ATTEMPTS
 from paydue.web.app import create_app
-from tests.conftest import IssuerHandle, LiveServer, invoice_body, new_issuer
+from paydue.web.pay.security import CSRF_COOKIE, csrf_field
+from tests.conftest import TEST_SECRET, IssuerHandle, LiveServer, invoice_body, new_issuer
 from tests.integration.helpers import count, send_concurrently
+from tests.payflow import CSRF_COOKIE_VALUE, csrf_form
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 CONCURRENT_OPENS = 50
@@ -215,7 +217,7 @@ def test_another_issuer_cannot_revoke_a_link(
 
 
 def submit_tan(client: TestClient, token: str, tan: str) -> Any:
-    return client.post(f"/p/{token}/tan", data={"tan": tan})
+    return client.post(f"/p/{token}/tan", data={"tan": tan, "csrf": csrf_form(client)})
 
 
 def wrong(tan: str) -> str:
@@ -273,7 +275,10 @@ def test_concurrent_wrong_tans_never_make_more_than_five_tries(
 ) -> None:
     link = create_link(client, issuer, invoice["id"], require_tan=True)
     token, tan = token_of(link["url"]), link["tan"]
-    guess = {"data": {"tan": wrong(tan)}}
+    guess = {
+        "data": {"tan": wrong(tan), "csrf": csrf_field(TEST_SECRET.encode(), CSRF_COOKIE_VALUE)},
+        "headers": {"cookie": f"{CSRF_COOKIE}={CSRF_COOKIE_VALUE}"},
+    }
     with LiveServer(container) as server:
         responses = send_concurrently(
             [("POST", f"{server.url}/p/{token}/tan", guess)] * CONCURRENT_TANS

@@ -20,6 +20,7 @@ from paydue.web.app import create_app
 from tests.conftest import IssuerHandle, invoice_body, make_settings
 from tests.integration.helpers import table_contents
 from tests.integration.statement_files import Entry, camt053, upload
+from tests.payflow import set_methods, start_payment, token_of
 
 
 def api_routes() -> list[tuple[str, str, APIRoute]]:
@@ -65,6 +66,8 @@ BODIES: dict[str, dict[str, Any]] = {
     # an amount that is not the line's: the owner gets 422, never a booking
     "SuspenseAssignIn": {"allocations": [{"invoice_id": "inv_x", "amount": 1}]},
     "SuspenseResolveIn": {"status": "other_income"},
+    "BrandingIn": {"display_name": "Not yours"},
+    "MethodsIn": {"methods": [{"provider": "simulator", "method": "card"}]},
 }
 
 
@@ -124,6 +127,9 @@ def world(
     link = client.post(
         f"/v1/invoices/{invoice['id']}/pay-links", json={"max_opens": 5}, headers=b.headers
     ).json()
+    set_methods(client, b)
+    start_payment(client, token_of(invoice["pay_url"]))
+    payment = client.get("/v1/payments", headers=b.headers).json()["data"][0]
     event = client.get("/v1/events", headers=b.headers).json()["data"][0]
     imported = upload(client, b, camt053([Entry(777, name="Unknown", text="?")])).json()
     with container.engine.connect() as conn:
@@ -138,6 +144,7 @@ def world(
         "delivery_id": delivery_id,
         "statement_id": imported["statements"][0]["id"],
         "item_id": imported["suspense_items"][0]["id"],
+        "payment_id": payment["id"],
     }
     return World(a, b, b_ids, invoice["id"])
 
