@@ -14,7 +14,7 @@ import typer
 
 from paydue.adapters.db import migrate as db_migrate
 from paydue.bootstrap import build
-from paydue.cli import csv_import, demo, statements
+from paydue.cli import csv_import, demo, simulator, statements
 from paydue.cli.common import (
     fail,
     load_settings,
@@ -38,6 +38,10 @@ app.add_typer(issuer_app, name="issuer")
 app.add_typer(invoices_app, name="invoices")
 statements_app = typer.Typer(help="Bank statements and reconciliation.", no_args_is_help=True)
 app.add_typer(statements_app, name="statements")
+simulator_app = typer.Typer(
+    help="The built-in payment provider simulator (development and demos).", no_args_is_help=True
+)
+app.add_typer(simulator_app, name="simulator")
 
 # --- server, worker, schema -------------------------------------------------------------------
 
@@ -145,3 +149,4 @@ def issuer_list() -> None:
 invoices_app.command("import")(csv_import.invoices_import)
 statements_app.command("import")(statements.statements_import)
 app.command("demo")(demo.demo)
+simulator_app.command("notify")(simulator.notify)

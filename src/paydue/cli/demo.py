@@ -17,6 +17,7 @@ from paydue.domain.money import Money
 from paydue.services import credits
 from paydue.services import invoices as invoice_svc
 from paydue.services import issuers as issuer_svc
+from paydue.services import payments as payment_svc
 
 # --- demo -------------------------------------------------------------------------------------
 
@@ -24,12 +25,19 @@ DEMO_ISSUER = "Stadtwerke Musterstadt"
 DEMO_IBAN = "DE89370400440532013000"
 DEMO_BRANDING = {
     "display_name": DEMO_ISSUER,
-    "primary_colour": "#0b6e4f",
+    "primary_color": "#0b6e4f",
+    "accent_color": "#083d2c",
     "support_email": "kundenservice@stadtwerke-musterstadt.example",
     "support_phone": "+49 30 1234567",
     "legal_footer": "Stadtwerke Musterstadt GmbH · Am Markt 1 · 12345 Musterstadt · "
     "Amtsgericht Musterstadt HRB 4711 · USt-IdNr. DE123456789",
 }
+DEMO_METHODS: list[dict[str, Any]] = [
+    {"provider": "simulator", "method": "card"},
+    {"provider": "simulator", "method": "paypal", "max_amount": 80_000, "currencies": ["EUR"]},
+    {"provider": "simulator", "method": "bank_payment", "countries": ["DE", "AT", "NL"]},
+]
+"""The simulator takes every payment of the demo: PayPal only up to EUR 800."""
 DEMO_PAYERS = (
     ("Erika Mustermann", "de"),
     ("Max Mustermann", "de"),
@@ -132,6 +140,7 @@ def _demo_issuer(uow: UnitOfWork, container: Container) -> tuple[Issuer, str]:
     created = issuer_svc.create_issuer(
         uow, DEMO_ISSUER, iban=DEMO_IBAN, branding=dict(DEMO_BRANDING)
     )
+    payment_svc.set_methods(uow, created.issuer, container.providers, DEMO_METHODS)
     _create_demo_invoices(uow, container, created.issuer)
     return created.issuer, created.api_key
 
@@ -162,9 +171,18 @@ def _print_demo(container: Container, issuer: Issuer, api_key: str) -> None:
         )
         out.print(f"  pay link  {resource['pay_url']}", markup=False)
         out.print(f"  badge     {resource['badge_url']}", markup=False)
-    out.print("Try the API:")
+    auth = f'-H "Authorization: Bearer {api_key}"'
+    out.print("[bold]The whole loop[/]:")
+    out.print("  1. open an open invoice's pay link above and pick Card (or PayPal)")
+    out.print("  2. in the simulator's checkout choose an outcome: success, a decline, pending…")
+    out.print("  3. the result page turns to paid within a second or two; then see it in")
+    out.print(f'     curl -s "{base}/v1/invoices?status=paid" {auth}', markup=False)
+    out.print(f'     curl -s "{base}/v1/events?limit=20" {auth}', markup=False)
+    out.print("     and the invoice's badge link above, now green")
+    out.print("  send a notification again by hand (it changes nothing twice):")
     out.print(
-        f'  curl -s "{base}/v1/invoices?status=overdue" -H "Authorization: Bearer {api_key}"',
+        f"     PAYDUE_DATABASE_URL={container.settings.database_url} "
+        "paydue simulator notify <payment id> --times 3",
         markup=False,
     )
 

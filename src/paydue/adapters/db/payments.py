@@ -130,6 +130,13 @@ class PaymentRepository:
         row = self.conn.execute(stmt).first()
         return dict(row._mapping) if row else None
 
+    def charge_for(self, reference: str) -> dict[str, Any] | None:
+        """The charge opened for a payment reference."""
+        row = self.conn.execute(
+            sa.select(simulator_charges).where(simulator_charges.c.reference == reference)
+        ).first()
+        return dict(row._mapping) if row else None
+
     def update_charge(self, charge_id: str, values: dict[str, Any]) -> None:
         self.conn.execute(
             sa.update(simulator_charges).where(simulator_charges.c.id == charge_id).values(**values)

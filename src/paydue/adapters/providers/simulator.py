@@ -167,6 +167,11 @@ class Simulator:
         with self.engine.connect() as conn:
             return PaymentRepository(conn).charge(charge_id)
 
+    def charge_for(self, reference: str) -> dict[str, Any] | None:
+        """The charge opened for paydue's payment ``reference``."""
+        with self.engine.connect() as conn:
+            return PaymentRepository(conn).charge_for(reference)
+
     def complete(self, charge_id: str, outcome: str) -> dict[str, Any]:
         """The payer picked ``outcome`` on the checkout page: book it and notify paydue in the
         background. Returns the charge. A charge is completed once; a second submit (back
