@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from paydue.adapters.db.dialect import insert
 from paydue.adapters.db.records import from_row
 from paydue.adapters.db.tables import (
     allocations,
@@ -110,10 +111,9 @@ class ReconciliationQueries:
 
     def put_settings(self, issuer_id: str, now: datetime, **values: Any) -> None:
         """Create or update the issuer's settings row with ``values`` (other columns kept)."""
-        from paydue.adapters.db.statements import _insert  # that module builds on this one
 
         values["updated_at"] = now
-        stmt = _insert(self.conn, reconciliation_settings).values(issuer_id=issuer_id, **values)
+        stmt = insert(self.conn, reconciliation_settings).values(issuer_id=issuer_id, **values)
         self.conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=[reconciliation_settings.c.issuer_id], set_=values

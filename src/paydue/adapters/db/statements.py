@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from paydue.adapters.db.dialect import insert
 from paydue.adapters.db.reconciliation import ReconciliationQueries
 from paydue.adapters.db.records import from_row
 from paydue.adapters.db.tables import (
@@ -100,15 +101,6 @@ class OpenInvoiceRow:
     due_date: date
 
 
-def _insert(conn: sa.Connection, table: sa.Table) -> Any:
-    """``INSERT`` of the connection's dialect, which knows ``ON CONFLICT``."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    return insert(table)
-
-
 class StatementRepository(ReconciliationQueries):
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
@@ -139,7 +131,7 @@ class StatementRepository(ReconciliationQueries):
         if not rows:
             return set()
         stmt = (
-            _insert(self.conn, statement_lines)
+            insert(self.conn, statement_lines)
             .on_conflict_do_nothing(
                 index_elements=[statement_lines.c.issuer_id, statement_lines.c.fingerprint]
             )
@@ -237,7 +229,7 @@ class StatementRepository(ReconciliationQueries):
     def learn_ibans(self, rows: Sequence[dict[str, Any]]) -> None:
         """Remember (IBAN, payer) facts; one known already stays as it was."""
         if rows:
-            stmt = _insert(self.conn, payer_ibans).on_conflict_do_nothing(
+            stmt = insert(self.conn, payer_ibans).on_conflict_do_nothing(
                 index_elements=[payer_ibans.c.issuer_id, payer_ibans.c.iban, payer_ibans.c.payer_id]
             )
             self.conn.execute(stmt, list(rows))
