@@ -91,9 +91,7 @@ def notify(
     body, headers = sim.notification(
         charge, status, failure_code, event_id=event_id, signed_at=signed_at
     )
-    return client.post(
-        f"/inbound/simulator/{charge['account']}", content=body, headers=headers
-    )
+    return client.post(f"/inbound/simulator/{charge['account']}", content=body, headers=headers)
 
 
 def drain(container: Container) -> int:
