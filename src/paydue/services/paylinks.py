@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -168,10 +169,23 @@ def find_link(uow: UnitOfWork, token: str) -> PayLink:
     return link
 
 
-def open_pay_link(uow: UnitOfWork, token: str, *, tan_verified: bool) -> Opened:
+def open_pay_link(
+    uow: UnitOfWork, token: str, *, tan_verified: bool | Callable[[PayLink], bool]
+) -> Opened:
     """A payer opens a link. Counts the open atomically (the limit holds under concurrency) and
     says what the page shows. A TAN link reveals nothing about the invoice, not even that it is
     paid, before its TAN was given, and counts its open only then."""
+    return count_open(uow, look_at_pay_link(uow, token, tan_verified=tan_verified))
+
+
+def look_at_pay_link(
+    uow: UnitOfWork, token: str, *, tan_verified: bool | Callable[[PayLink], bool]
+) -> Opened:
+    """What opening the link would show, reading only: ``SHOW`` still needs ``count_open``,
+    which may refuse it. ``tan_verified`` may be a check of the found link (the page's TAN
+    pass). The pay page reads in a read-only transaction and counts in a short write
+    transaction of one conditional ``UPDATE``, so on SQLite the write lock is held only that
+    long."""
     link = find_link(uow, token)
     invoice = get_invoice(uow, link.issuer_id, link.invoice_id)
     now: datetime = uow.now()
@@ -181,7 +195,8 @@ def open_pay_link(uow: UnitOfWork, token: str, *, tan_verified: bool) -> Opened:
     reason = refusal(state_of(link), now, counting_open=not paid)
     if reason is not None:
         return Opened(OpenOutcome.REFUSED, link, invoice, reason)
-    if link.tan_hash is not None and not tan_verified:
+    verified = tan_verified(link) if callable(tan_verified) else tan_verified
+    if link.tan_hash is not None and not verified:
         return Opened(
             OpenOutcome.NEED_TAN,
             link,
@@ -190,9 +205,21 @@ def open_pay_link(uow: UnitOfWork, token: str, *, tan_verified: bool) -> Opened:
         )
     if paid:
         return Opened(OpenOutcome.PAID, link, invoice)
-    if not uow.pay_links.count_open(link, now):
-        return Opened(OpenOutcome.REFUSED, link, invoice, Refusal.TOO_MANY_OPENS)
     return Opened(OpenOutcome.SHOW, link, invoice)
+
+
+def count_open(uow: UnitOfWork, opened: Opened) -> Opened:
+    """Count the open of a link ``look_at_pay_link`` would show: one conditional ``UPDATE``
+    (under the limit, not revoked). Refused when the limit was reached or the link revoked
+    since it was read."""
+    if opened.outcome != OpenOutcome.SHOW:
+        return opened
+    link, now = opened.link, uow.now()
+    if uow.pay_links.count_open(link, now):
+        return opened
+    current = uow.pay_links.get(link.issuer_id, link.id) or link
+    reason = refusal(state_of(current), now, counting_open=True) or Refusal.TOO_MANY_OPENS
+    return Opened(OpenOutcome.REFUSED, current, opened.invoice, reason)
 
 
 def shows_bank_details(link: PayLink, now: datetime) -> bool:

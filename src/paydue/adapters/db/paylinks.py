@@ -56,9 +56,14 @@ class PayLinkRepository:
         return result.rowcount == 1
 
     def count_open(self, link: PayLink, now: datetime) -> bool:
-        """Count one open if the link is still under its limit; False when the limit was reached
-        (by this request or a concurrent one). One conditional UPDATE: atomic on both databases."""
-        cond = [pay_links.c.issuer_id == link.issuer_id, pay_links.c.id == link.id]
+        """Count one open if the link is still under its limit and not revoked; False when the
+        limit was reached (by this request or a concurrent one) or the link was revoked. One
+        conditional UPDATE: atomic on both databases."""
+        cond = [
+            pay_links.c.issuer_id == link.issuer_id,
+            pay_links.c.id == link.id,
+            pay_links.c.revoked_at.is_(None),
+        ]
         if link.max_opens is not None:
             cond.append(pay_links.c.open_count < pay_links.c.max_opens)
         result = self.conn.execute(

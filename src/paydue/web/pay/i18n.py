@@ -77,16 +77,23 @@ def choose(requested: str | None, payer_language: str | None, accept_language: s
     return DEFAULT
 
 
+@cache
+def _locale(language: str) -> Locale:
+    """Parsed once per language: Babel would parse the identifier on every call."""
+    return Locale.parse(language)
+
+
 def money(amount: int, currency: str, language: str) -> str:
     """An amount in minor units as the payer's locale writes it (``1.234,50 €``)."""
     value: Decimal = Money(amount, currency).to_decimal()
-    return format_currency(value, currency, locale=language)
+    return format_currency(value, currency, locale=_locale(language))
 
 
 def long_date(value: date, language: str) -> str:
-    return format_date(value, format="long", locale=language)
+    return format_date(value, format="long", locale=_locale(language))
 
 
+@cache
 def language_name(language: str) -> str:
     """A language's name in itself, for the switcher (``Deutsch``)."""
     name = Locale.parse(language).get_display_name(language) or language

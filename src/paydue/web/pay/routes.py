@@ -10,6 +10,7 @@ that is not final it reloads itself (``<meta http-equiv=refresh>``, no script).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -47,6 +48,7 @@ router = APIRouter(tags=["pay page"], include_in_schema=False)
 templates = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
     autoescape=select_autoescape(["html"]),
+    auto_reload=False,  # the templates ship with the code: no stat() of each file per page
 )
 CSS = (Path(__file__).with_name("static") / "pay.css").read_bytes()
 RESULT_REFRESH_SECONDS = 2
@@ -172,14 +174,19 @@ def _show(
     token: str,
     lang: str | None,
     *,
-    tan_verified: bool,
+    tan_verified: bool | Callable[[PayLink], bool],
     tan_error: str | None = None,
 ) -> HTMLResponse:
-    with c.uow() as uow:
-        opened = svc.open_pay_link(uow, token, tan_verified=tan_verified)
+    # Read in a read-only transaction, then count the open in a write transaction of one
+    # conditional UPDATE: on SQLite the write lock is held only for that statement.
+    with c.uow(readonly=True) as uow:
+        opened = svc.look_at_pay_link(uow, token, tan_verified=tan_verified)
         issuer = uow.issuers.get(opened.invoice.issuer_id)
-        uow.commit()
     assert issuer is not None
+    if opened.outcome == svc.OpenOutcome.SHOW:
+        with c.uow() as uow:
+            opened = svc.count_open(uow, opened)
+            uow.commit()
     invoice, link = opened.invoice, opened.link
     if opened.outcome == svc.OpenOutcome.NEED_TAN:
         # Before its TAN, a link shows nothing of the invoice, not even the issuer's look.
@@ -249,10 +256,10 @@ def logo(request: Request, issuer_id: str, sha: str, ext: str, c: ContainerDep) 
 def pay_page(
     request: Request, token: str, c: ContainerDep, lang: Annotated[str | None, Query()] = None
 ) -> HTMLResponse:
-    with c.uow(readonly=True) as uow:
-        link = svc.find_link(uow, token)
-    passed = has_tan_pass(request, c.settings.secret_bytes, link.id)
-    return _show(request, c, token, lang, tan_verified=passed)
+    secret = c.settings.secret_bytes
+    return _show(
+        request, c, token, lang, tan_verified=lambda link: has_tan_pass(request, secret, link.id)
+    )
 
 
 @router.post("/p/{token}/tan", response_class=HTMLResponse)
