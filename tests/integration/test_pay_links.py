@@ -125,7 +125,7 @@ def test_opening_a_link_counts_each_open(
     client: TestClient, issuer: IssuerHandle, invoice: Any
 ) -> None:
     link = create_link(client, issuer, invoice["id"], max_opens=5)
-    path = f"/p/{token_of(link['url'])}"
+    path = f"/p/{token_of(link['url'])}?lang=en"
     for expected in (1, 2, 3):
         r = client.get(path)
         assert r.status_code == 200
@@ -138,7 +138,7 @@ def test_a_link_at_its_limit_is_refused_and_not_counted(
     client: TestClient, issuer: IssuerHandle, invoice: Any
 ) -> None:
     link = create_link(client, issuer, invoice["id"], max_opens=2)
-    path = f"/p/{token_of(link['url'])}"
+    path = f"/p/{token_of(link['url'])}?lang=en"
     assert [client.get(path).status_code for _ in range(4)] == [200, 200, 410, 410]
     assert "opened too often" in client.get(path).text
     assert link_state(client, issuer, link["id"])["opens"] == 2
@@ -153,7 +153,7 @@ def test_fifty_concurrent_opens_at_the_limit_let_exactly_one_through(
 ) -> None:
     limit = 3
     link = create_link(client, issuer, invoice["id"], max_opens=limit)
-    path = f"/p/{token_of(link['url'])}"
+    path = f"/p/{token_of(link['url'])}?lang=en"
     for _ in range(limit - 1):
         assert client.get(path).status_code == 200
 
@@ -173,7 +173,7 @@ def test_an_expired_link_shows_the_expiry_page(
         invoice = create_invoice(client, issuer)
         link = create_link(client, issuer, invoice["id"], expires_in_hours=2)
         assert link["expires_at"] == (clock.now() + timedelta(hours=2)).isoformat()
-        path = f"/p/{token_of(link['url'])}"
+        path = f"/p/{token_of(link['url'])}?lang=en"
         assert client.get(path).status_code == 200
         clock.advance(timedelta(hours=2) - timedelta(seconds=1))
         assert client.get(path).status_code == 200
@@ -189,7 +189,7 @@ def test_a_revoked_link_is_refused_and_revoking_again_changes_nothing(
     container: Container, client: TestClient, issuer: IssuerHandle, invoice: Any
 ) -> None:
     link = create_link(client, issuer, invoice["id"])
-    path = f"/p/{token_of(link['url'])}"
+    path = f"/p/{token_of(link['url'])}?lang=en"
     assert client.get(path).status_code == 200
     first = client.post(f"/v1/pay-links/{link['id']}/revoke", headers=issuer.headers)
     assert first.status_code == 200
@@ -217,7 +217,7 @@ def test_another_issuer_cannot_revoke_a_link(
 
 
 def submit_tan(client: TestClient, token: str, tan: str) -> Any:
-    return client.post(f"/p/{token}/tan", data={"tan": tan, "csrf": csrf_form(client)})
+    return client.post(f"/p/{token}/tan?lang=en", data={"tan": tan, "csrf": csrf_form(client)})
 
 
 def wrong(tan: str) -> str:
@@ -248,7 +248,8 @@ def test_five_wrong_tans_lock_the_link_even_for_the_right_tan(
     for attempt in range(1, MAX_TAN_ATTEMPTS):
         r = submit_tan(client, token, wrong(tan))
         assert r.status_code == 401
-        assert f"{MAX_TAN_ATTEMPTS - attempt} tries left" in r.text
+        left = MAX_TAN_ATTEMPTS - attempt
+        assert f"{left} {'try' if left == 1 else 'tries'} left" in r.text
     fifth = submit_tan(client, token, wrong(tan))
     assert fifth.status_code == 410
     assert "locked" in fifth.text
