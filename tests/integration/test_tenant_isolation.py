@@ -68,6 +68,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "SuspenseResolveIn": {"status": "other_income"},
     "BrandingIn": {"display_name": "Not yours"},
     "MethodsIn": {"methods": [{"provider": "simulator", "method": "card"}]},
+    "ReconciliationSettingsIn": {"match_threshold": 0.9},
+    "CsvMappingIn": {"booking_date": "Datum", "amount": "Betrag", "fixed_currency": "EUR"},
 }
 
 
