@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from paydue.bootstrap import Container
 from tests.conftest import IssuerHandle, invoice_body
-from tests.payflow import csrf_of, drain, notify, set_methods, start_payment, token_of
+from tests.payflow import drain, notify, set_methods, start_payment, token_of
 
 
 @pytest.fixture
