@@ -68,7 +68,17 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Co
     settings = settings or Settings()
     return Container(
         settings=settings,
-        engine=make_engine(settings.database_url),
+        engine=make_engine(
+            settings.database_url,
+            **(
+                {}
+                if settings.is_sqlite
+                else {
+                    "pool_size": settings.database_pool_size,
+                    "max_overflow": settings.database_max_overflow,
+                }
+            ),
+        ),
         clock=clock or SystemClock(),
         links=PublicLinks(settings.base_url, settings.secret_bytes),
     )

@@ -20,6 +20,15 @@ class Settings(BaseSettings):
         default="sqlite:///paydue.db",
         description="SQLAlchemy URL; SQLite file by default, postgresql://… in production",
     )
+    database_pool_size: int = Field(
+        default=10, ge=1, description="PostgreSQL connections a process keeps open"
+    )
+    database_max_overflow: int = Field(
+        default=20,
+        ge=0,
+        description="extra PostgreSQL connections a process may open under load; the sum over "
+        "all processes must stay below the server's max_connections",
+    )
     secret_key: str = DEFAULT_SECRET
     base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"

@@ -5,7 +5,8 @@ A credit line is tried against the rules below, strongest first; the first rule 
 Otherwise the line goes to suspense with the ranked suggestions of every rule.
 
 1. ``reference`` — a verified RF, Belgian OGM-VCS or Swiss QR reference equals an invoice's.
-2. ``invoice_number`` — the invoice number appears as whole tokens in the remittance text.
+2. ``invoice_number`` — the invoice number appears as whole tokens in the remittance text
+   (and the sender is not recognised as another payer: a number has no check digit).
 3. ``known_iban`` — the sender's IBAN is known for a payer who owes exactly this amount once.
 4. ``name_and_amount`` — the sender's name resembles a payer who owes exactly this amount once.
 5. ``combination`` — one transfer pays several invoices of one payer (an exact sum), or a part
@@ -85,6 +86,7 @@ NUMBER_EXACT = 0.95
 NUMBER_COMBINED = 0.9
 NUMBER_DIFFERS_CORROBORATED = 0.85
 NUMBER_DIFFERS = 0.7
+NUMBER_CONTRADICTED = 0.6  # the sender is recognised as another payer
 KNOWN_IBAN_EXACT = 0.9
 NAME_AMOUNT_BEST = 0.9  # at a name score of 100, falling linearly to NAME_AMOUNT_WORST
 NAME_AMOUNT_WORST = 0.6  # at NAME_MIN_SCORE
@@ -281,6 +283,10 @@ class CandidateIndex:
         """Payers whose :func:`name_key` is exactly ``key``."""
         return self._names.get(key)
 
+    def payer_name(self, payer_id: str) -> str:
+        """The name of a payer with open invoices, as the issuer wrote it."""
+        return self._payers.get(payer_id)[0].payer_name
+
     def payer_name_key(self, payer_id: str) -> str:
         """The :func:`name_key` of a payer with open invoices."""
         return self._payer_names[payer_id]
@@ -474,14 +480,35 @@ def _pays_from(line: _Line, payer_id: str) -> bool:
     return bool(line.name) and fuzz.token_sort_ratio(line.name, name) >= NAME_MIN_SCORE
 
 
+def _someone_else(line: _Line, invoice: OpenInvoice) -> str | None:
+    """Another payer the sender is recognised as, when the sender is not ``invoice``'s payer.
+
+    Invoice numbers carry no check digit: a mistyped number can be another open invoice's, of
+    the same amount when both are on one tariff. The sender then gives it away.
+    """
+    if _pays_from(line, invoice.payer_id):
+        return None
+    others = set(line.iban_payers)
+    if line.name:
+        others.update(line.index.payers_named(line.name))
+        others.update(i.payer_id for i, _ in _same_amount_named(line))
+    others.discard(invoice.payer_id)
+    return line.index.payer_name(min(others)) if others else None
+
+
 def _by_invoice_number(line: _Line) -> list[Suggestion]:
     hits = list(_number_hits(line).values())
-    if len(hits) == 1 and hits[0][0].amount_due != line.credit.amount:
+    if len(hits) == 1:
         invoice, reason = hits[0]
-        if _pays_from(line, invoice.payer_id):
+        if invoice.amount_due != line.credit.amount and _pays_from(line, invoice.payer_id):
             reason += f" and the sender is the payer {invoice.payer_name}"
             corroborated = (NUMBER_EXACT, NUMBER_DIFFERS_CORROBORATED)
             return [_single(line, invoice, Rule.INVOICE_NUMBER, corroborated, reason)]
+        other = _someone_else(line, invoice)
+        if other is not None:
+            reason += f", but the sender looks like another payer, {other}"
+            contradicted = (NUMBER_CONTRADICTED, NUMBER_CONTRADICTED)
+            return [_single(line, invoice, Rule.INVOICE_NUMBER, contradicted, reason)]
     confidence = (NUMBER_EXACT, NUMBER_DIFFERS, NUMBER_COMBINED)
     return _several(line, hits, Rule.INVOICE_NUMBER, confidence)
 

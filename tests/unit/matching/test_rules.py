@@ -153,6 +153,23 @@ NUMBER_CASES = {
         {"inv-42": 5000},
         known={IBAN: "payer-42"},
     ),
+    "a mistyped number of another payer's invoice of the same amount": Case(
+        [invoice(42, **erika), invoice(24, payer_name="Hans Meier")],
+        {"remittance_text": "INV-2026-0024", "counterparty_name": "MUSTERMANN, ERIKA"},
+        None,
+    ),
+    "the number of another payer's invoice, sender known by IBAN for a third": Case(
+        [invoice(42), invoice(24)],
+        {"remittance_text": "INV-2026-0042", "counterparty_iban": IBAN},
+        None,
+        known={IBAN: "payer-24"},
+    ),
+    "the number, paid from an account of another name nobody owes anything": Case(
+        [invoice(42, **erika)],
+        {"remittance_text": "INV-2026-0042", "counterparty_name": "Hans Meier"},
+        Rule.INVOICE_NUMBER,
+        {"inv-42": 10000},
+    ),
     "two numbers that add up": Case(
         [invoice(42), invoice(43)],
         {"amount": 20000, "remittance_text": "INV-2026-0042, INV-2026-0043"},
