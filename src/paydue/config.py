@@ -57,6 +57,39 @@ class Settings(BaseSettings):
         le=1.0,
         description="confidence from which a bank credit is booked without review",
     )
+    # outbound channels (adapters/channels): a channel left unconfigured is the outbox in
+    # development and absent otherwise
+    outbox_dir: str = Field(default="outbox", description="where the development outbox writes")
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_timeout_seconds: float = 30.0
+    email_from: str = "paydue <noreply@localhost>"
+    email_reply_to: str | None = None
+    email_unsubscribe_url: str | None = Field(
+        default=None, description="one-click unsubscribe URL, {id} is the message id"
+    )
+    email_unsubscribe_mailto: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_status_callback_url: str | None = None
+    twilio_gather_url: str | None = Field(
+        default=None, description="where a call's 'press 1' answer is posted"
+    )
+    sms_gateway_url: str | None = None
+    sms_gateway_token: str | None = None
+    sms_gateway_body_template: str = '{"to": "{to}", "text": "{text}", "reference": "{id}"}'
+    vapid_private_key: str | None = None
+    vapid_subject: str | None = Field(default=None, description="mailto: or https: contact")
+    letter_export_dir: str | None = None
+    print_api_url: str | None = None
+    print_api_token: str | None = None
+    channel_timeout_seconds: float = 10.0
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> Settings:
