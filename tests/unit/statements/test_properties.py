@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paydue.adapters.formats.statements import StatementFormatError, camt, mt940, parse_statement
-from tests.samples import SAMPLES_DIR, samples_available
+from tests.samples import REJECTED_STATEMENTS, SAMPLES_DIR, samples_available, statement_files
 
 FAST = settings(
     max_examples=100,
@@ -82,4 +83,59 @@ def test_mutated_real_files_give_statements_or_a_format_error(
 ) -> None:
     data = _mutate(_seed(folder, name), mutations)
     _accepts_or_refuses(PARSERS[folder], data)
+    _accepts_or_refuses(parse_statement, data)
+
+
+_XML_ELEMENT = re.compile(rb"<([A-Za-z][\w.:-]*)[^>/]*>.*?</\1>", re.DOTALL)
+_MT940_FIELD = re.compile(rb"^:\w{2,3}:.*?(?=^:\w{2,3}:|^-|\Z)", re.DOTALL | re.MULTILINE)
+
+tag_mutation = st.tuples(
+    st.sampled_from(["duplicate", "drop", "swap"]), st.integers(0, 10**6), st.integers(0, 10**6)
+)
+
+
+def _mutate_tags(
+    data: bytes, pattern: re.Pattern[bytes], edits: list[tuple[str, int, int]]
+) -> bytes:
+    """Duplicate, drop or swap whole elements (XML) or fields (MT940) of a real file."""
+    for kind, first, second in edits:
+        spans = [m.span() for m in pattern.finditer(data)]
+        if not spans:
+            break
+        start, end = spans[first % len(spans)]
+        if kind == "duplicate":
+            data = data[:end] + data[start:end] + data[end:]
+        elif kind == "drop":
+            data = data[:start] + data[end:]
+        else:
+            other_start, other_end = spans[second % len(spans)]
+            if other_start >= end:
+                data = (
+                    data[:start]
+                    + data[other_start:other_end]
+                    + data[end:other_start]
+                    + data[start:end]
+                    + data[other_end:]
+                )
+    return data
+
+
+EVERY_SAMPLE = [sample for sample in statement_files() if sample not in REJECTED_STATEMENTS]
+
+
+@pytest.mark.skipif(not EVERY_SAMPLE, reason="shared samples folder is absent")
+@pytest.mark.parametrize(
+    ("folder", "name"), EVERY_SAMPLE, ids=[f"{f}/{n}" for f, n in EVERY_SAMPLE]
+)
+@settings(
+    max_examples=15,
+    deadline=timedelta(seconds=5),  # generous: only here to turn a hang into a failure
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(edits=st.lists(tag_mutation, min_size=1, max_size=3))
+def test_every_sample_with_elements_duplicated_dropped_or_swapped_parses_or_is_refused(
+    folder: str, name: str, edits: list[tuple[str, int, int]]
+) -> None:
+    pattern = _XML_ELEMENT if folder == "camt" else _MT940_FIELD
+    data = _mutate_tags((SAMPLES_DIR / folder / name).read_bytes(), pattern, edits)
     _accepts_or_refuses(parse_statement, data)
