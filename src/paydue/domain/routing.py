@@ -82,13 +82,12 @@ def _codes(value: Any, field: str, length: int) -> frozenset[str] | None:
         return None
     if not isinstance(value, list) or not value:
         raise InvalidInput(f"{field} must be a non-empty list or absent")
-    codes = frozenset(value)
-    for code in codes:
+    for code in value:
         if not (
             isinstance(code, str) and len(code) == length and code.isalpha() and code.isupper()
         ):
             raise InvalidInput(f"{field}: {code!r} is not a {length}-letter upper-case code")
-    return codes
+    return frozenset(value)
 
 
 def parse_rules(
@@ -101,6 +100,8 @@ def parse_rules(
     for index, item in enumerate(items):
         where = f"methods[{index}]"
         provider, method = str(item.get("provider")), item.get("method")
+        if not isinstance(method, str):
+            raise InvalidInput(f"{where}.method must be a method name, not {method!r}")
         if provider not in providers:
             raise InvalidInput(
                 f"{where}.provider: unknown provider {provider!r}; one of {sorted(providers)}"
