@@ -49,11 +49,19 @@ def path_params(path: str) -> list[str]:
     return re.findall(r"{(\w+)(?::[^}]*)?}", path)
 
 
-ROUTES = api_routes()
-ID_ROUTES = [r for r in ROUTES if path_params(r[1])]
+# Path parameters that are not resource ids, and the value to use for them. A route whose
+# parameters are all of these (a template's key, channel and language) names no resource of
+# another issuer: every issuer has its own of each (its isolation is in test_templates_api.py).
+NOT_IDS = {
+    "kind": "svg",
+    "image": "qr",
+    "key": "overdue_first",
+    "channel": "email",
+    "language": "de",
+}
 
-# Path parameters that are not resource ids, and the value to use for them.
-NOT_IDS = {"kind": "svg", "image": "qr"}
+ROUTES = api_routes()
+ID_ROUTES = [r for r in ROUTES if set(path_params(r[1])) - NOT_IDS.keys()]
 
 # Valid request bodies by model, so a request reaches the lookup instead of failing validation.
 BODIES: dict[str, dict[str, Any]] = {
@@ -68,6 +76,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "SuspenseResolveIn": {"status": "other_income"},
     "BrandingIn": {"display_name": "Not yours"},
     "MethodsIn": {"methods": [{"provider": "simulator", "method": "card"}]},
+    "TemplateIn": {"subject": "s", "text": "{{ pay_link }}", "html": "<a>{{ pay_link }}</a>"},
+    "TemplatePreviewIn": {"key": "overdue_first", "channel": "sms", "language": "en"},
     "ReconciliationSettingsIn": {"match_threshold": 0.9},
     "CsvMappingIn": {"booking_date": "Datum", "amount": "Betrag", "fixed_currency": "EUR"},
 }

@@ -20,6 +20,7 @@ from paydue.web.api.v1 import (
     reconciliation,
     statements,
     suspense,
+    templates,
     webhooks,
 )
 from paydue.web.inbound import routes as inbound
@@ -37,6 +38,7 @@ API_ROUTERS = (
     statements.router,
     suspense.router,
     reconciliation.router,
+    templates.router,
 )
 
 

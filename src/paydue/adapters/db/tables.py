@@ -439,3 +439,20 @@ reconciliation_journal = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Index("ix_reconciliation_journal_issuer_created", "issuer_id", "created_at", "id"),
 )
+
+# --- message templates ------------------------------------------------------------------------
+
+# An issuer's own text for a message (key: a policy step's template) on a channel in a language;
+# without a row the shipped default is used. Parts a channel does not have are null.
+message_templates = sa.Table(
+    "message_templates",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("language", sa.String(8), primary_key=True),
+    sa.Column("subject", sa.Text),
+    sa.Column("body_text", sa.Text, nullable=False),
+    sa.Column("body_html", sa.Text),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)

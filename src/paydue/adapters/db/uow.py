@@ -23,6 +23,7 @@ from paydue.adapters.db.paylinks import PayLinkRepository
 from paydue.adapters.db.payments import PaymentRepository
 from paydue.adapters.db.records import StoredEvent
 from paydue.adapters.db.statements import StatementRepository
+from paydue.adapters.db.templates import TemplateRepository
 from paydue.adapters.db.webhooks import WebhookRepository
 from paydue.domain.events import Event
 
@@ -66,6 +67,7 @@ class UnitOfWork:
         self.webhooks = WebhookRepository(self.conn)
         self.idempotency = IdempotencyRepository(self.conn)
         self.statements = StatementRepository(self.conn)
+        self.templates = TemplateRepository(self.conn)
         return self
 
     def __exit__(
