@@ -205,6 +205,18 @@ class _Multimap(Generic[_K, _V]):
             return (self._one[key],)
         return self._more.get(key, ())
 
+    def discard(self, key: _K, value: _V) -> None:
+        if self._one.get(key) == value:
+            del self._one[key]
+        elif key in self._more:
+            values = [v for v in self._more[key] if v != value]
+            if len(values) > 1:
+                self._more[key] = values
+            else:
+                del self._more[key]
+                if values:
+                    self._one[key] = values[0]
+
 
 class CandidateIndex:
     """One issuer's open invoices, indexed by everything a credit line can be matched on.
@@ -215,7 +227,9 @@ class CandidateIndex:
 
     __slots__ = (
         "_amounts",
+        "_by_id",
         "_compact_numbers",
+        "_display_names",
         "_names",
         "_numbers",
         "_payer_amounts",
@@ -233,6 +247,8 @@ class CandidateIndex:
         self._amounts: _Multimap[int, OpenInvoice] = _Multimap()
         self._names: _Multimap[str, str] = _Multimap()
         self._payer_names: dict[str, str] = {}
+        self._display_names: dict[str, str] = {}
+        self._by_id: dict[str, OpenInvoice] = {}
 
     @classmethod
     def build(cls, invoices: Iterable[OpenInvoice]) -> CandidateIndex:
@@ -242,20 +258,57 @@ class CandidateIndex:
             index._add(invoice)
         return index
 
-    def _add(self, invoice: OpenInvoice) -> None:
+    def _keys(self, invoice: OpenInvoice) -> tuple[str | None, str | None, str | None]:
+        """Reference, number and compact number keys of ``invoice`` (None: not indexed)."""
         reference = parse_reference(invoice.reference)
-        if reference is not None:
-            self._references.add(reference.value, invoice)
         compact = compact_invoice_number(invoice.number)
-        if len(compact) >= MIN_NUMBER_LENGTH:
-            self._numbers.add(normalise_invoice_number(invoice.number), invoice)
+        if len(compact) < MIN_NUMBER_LENGTH:
+            return (reference.value if reference else None, None, None)
+        number = normalise_invoice_number(invoice.number)
+        return (reference.value if reference else None, number, compact)
+
+    def _add(self, invoice: OpenInvoice) -> None:
+        reference, number, compact = self._keys(invoice)
+        if reference is not None:
+            self._references.add(reference, invoice)
+        if number is not None and compact is not None:
+            self._numbers.add(number, invoice)
             self._compact_numbers.add(compact, invoice)
         self._payers.add(invoice.payer_id, invoice)
         self._payer_amounts.add((invoice.payer_id, invoice.amount_due), invoice)
         self._amounts.add(invoice.amount_due, invoice)
+        self._by_id[invoice.id] = invoice
         if invoice.payer_id not in self._payer_names:
             self._payer_names[invoice.payer_id] = name_key(invoice.payer_name)
+            self._display_names[invoice.payer_id] = invoice.payer_name
             self._names.add(self._payer_names[invoice.payer_id], invoice.payer_id)
+
+    def remove(self, invoice_id: str) -> OpenInvoice | None:
+        """Take an invoice out (it was paid); returns it as it was indexed, if it was."""
+        invoice = self._by_id.pop(invoice_id, None)
+        if invoice is None:
+            return None
+        reference, number, compact = self._keys(invoice)
+        if reference is not None:
+            self._references.discard(reference, invoice)
+        if number is not None and compact is not None:
+            self._numbers.discard(number, invoice)
+            self._compact_numbers.discard(compact, invoice)
+        self._payers.discard(invoice.payer_id, invoice)
+        self._payer_amounts.discard((invoice.payer_id, invoice.amount_due), invoice)
+        self._amounts.discard(invoice.amount_due, invoice)
+        return invoice
+
+    def put(self, invoice: OpenInvoice) -> None:
+        """Index ``invoice`` in place of the version indexed before, if any (money was
+        allocated to it or taken back); one that owes nothing any more is only taken out."""
+        self.remove(invoice.id)
+        if invoice.amount_due > 0:
+            self._add(invoice)
+
+    def get(self, invoice_id: str) -> OpenInvoice | None:
+        """The indexed invoice ``invoice_id``, if it is open."""
+        return self._by_id.get(invoice_id)
 
     def by_reference(self, reference: str) -> Sequence[OpenInvoice]:
         """Invoices whose reference has the canonical form ``reference``."""
@@ -284,8 +337,8 @@ class CandidateIndex:
         return self._names.get(key)
 
     def payer_name(self, payer_id: str) -> str:
-        """The name of a payer with open invoices, as the issuer wrote it."""
-        return self._payers.get(payer_id)[0].payer_name
+        """The name of a payer who had open invoices, as the issuer wrote it (else the id)."""
+        return self._display_names.get(payer_id, payer_id)
 
     def payer_name_key(self, payer_id: str) -> str:
         """The :func:`name_key` of a payer with open invoices."""

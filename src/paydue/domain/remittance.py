@@ -127,8 +127,16 @@ def find_qrr(text: str) -> list[str]:
     return _unique(c for c in _digit_runs(text, QRR_LENGTH) if esr.is_valid(c))
 
 
+def _rf_digits_valid(compact: str) -> bool:
+    """ISO 7064 MOD 97-10 of an ``RFkk`` reference with an all-digit body, on integers."""
+    return int(f"{compact[4:]}2715{compact[2:4]}") % 97 == 1
+
+
 def parse_reference(text: str) -> FoundReference | None:
     """The reference that ``text`` is as a whole (a structured-reference field), if it verifies."""
+    if text[:2] == "RF" and text[2:].isdigit() and text.isascii() and 5 <= len(text) <= 25:
+        # the compact form paydue stores: no need for the general path
+        return FoundReference(Scheme.RF, text) if _rf_digits_valid(text) else None
     compact = "".join(chunks(text))
     if _RF_SHAPE.fullmatch(compact) and iso11649.is_valid(compact):
         return FoundReference(Scheme.RF, compact)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from paydue.adapters.db.records import Issuer
@@ -189,8 +189,9 @@ def _open_invoice(row: OpenInvoiceRow) -> OpenInvoice:
 
 
 class _Import:
-    """One import run: the candidate index is built once, on the first credit, and again only
-    when a line would pay an invoice an earlier line of this run has paid already."""
+    """One import run: the candidate index is built once, on the first credit, and kept up to
+    date in place: an invoice a line pays owes that much less (or leaves the index), and the
+    invoices a return reopens are read again."""
 
     def __init__(
         self,
@@ -206,8 +207,7 @@ class _Import:
         self.report = ImportReport()
         self._index: CandidateIndex | None = None
         self._payers: dict[str, str] = {}  # invoice id -> payer id
-        self._due: dict[str, int] = {}  # invoice id -> amount due when the index was built
-        self._touched: set[str] = set()
+        self._due: dict[str, int] = {}  # invoice id -> amount due as the index has it
         self._known: dict[str, frozenset[str]] | None = None
 
     # --- statements -------------------------------------------------------------------------
@@ -313,8 +313,8 @@ class _Import:
         """Book or queue one newly claimed line; returns its outcome."""
         if line.return_reason is not None:
             item = book_return(self.uow, self.links, self.issuer, line)
-            self._index = None  # the invoices it reopened may be paid by the next lines
             if item is None:
+                self._reopened(line)
                 return "returned"
             self.report.suspense.append(item)
             return "suspense"
@@ -336,11 +336,7 @@ class _Import:
 
     def _decide(self, line: LineRecord) -> Match | SuspenseDecision:
         credit = _credit_line(line)
-        decision = decide(credit, self._candidates(), self._known_ibans(), self.threshold)
-        if isinstance(decision, Match) and self._touched & decision.invoice_ids:
-            self._index = None  # an invoice this run paid: decide on what it owes now
-            decision = decide(credit, self._candidates(), self._known_ibans(), self.threshold)
-        return decision
+        return decide(credit, self._candidates(), self._known_ibans(), self.threshold)
 
     def _candidates(self) -> CandidateIndex:
         if self._index is None:
@@ -348,8 +344,35 @@ class _Import:
             self._payers = {row.id: row.payer_id for row in rows}
             self._due = {row.id: amount_due(row.amount, row.amount_paid) for row in rows}
             self._index = CandidateIndex.build(_open_invoice(row) for row in rows)
-            self._touched.clear()
         return self._index
+
+    def _paid(self, match: Suggestion) -> None:
+        """The index after ``match`` was booked: each invoice owes what was allocated less."""
+        if self._index is None:
+            return
+        for invoice_id, amount in match.allocations:
+            indexed = self._index.get(invoice_id)
+            self._due[invoice_id] -= amount
+            if indexed is not None:
+                self._index.put(replace(indexed, amount_due=self._due[invoice_id]))
+
+    def _reopened(self, line: LineRecord) -> None:
+        """The index after the return ``line`` reversed a credit: its invoices are read again."""
+        if self._index is None:
+            return
+        record = self.uow.statements.get_line(self.issuer.id, line.id)
+        if record is None or record.credit_id is None:
+            self._index = None
+            return
+        parts = self.uow.invoices.allocations_of_credit(self.issuer.id, record.credit_id)
+        ids = [invoice_id for invoice_id, _ in parts]
+        for invoice_id in ids:
+            self._index.remove(invoice_id)
+            self._due.pop(invoice_id, None)
+        for row in self.uow.statements.open_invoices(self.issuer.id, ids=ids):
+            self._payers[row.id] = row.payer_id
+            self._due[row.id] = amount_due(row.amount, row.amount_paid)
+            self._index.put(_open_invoice(row))
 
     def _known_ibans(self) -> dict[str, frozenset[str]]:
         if self._known is None:
@@ -371,7 +394,7 @@ class _Import:
             note=f"statement line {line.id}",
             expected_due={i: self._due[i] for i in match.invoice_ids},
         )
-        self._touched |= match.invoice_ids
+        self._paid(match)
         journal.record(
             self.uow,
             self.issuer.id,

@@ -12,6 +12,7 @@ import string
 
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from stdnum import iso11649
 from stdnum.be import ogm_vcs
 from stdnum.ch import esr
 
@@ -202,3 +203,11 @@ def test_compact_invoice_number_is_idempotent_and_ignores_separators(text: str) 
     assert compact_invoice_number(compact) == compact
     assert compact_invoice_number(" - ".join(text.split())) == compact
     assert "O" not in compact
+
+
+@given(st.text(alphabet=DIGITS, min_size=3, max_size=23))
+def test_the_fast_path_for_compact_rf_agrees_with_the_general_check(digits: str) -> None:
+    candidate = f"RF{digits}"
+    found = parse_reference(candidate)
+    assert (found is not None and found.scheme is Scheme.RF) == iso11649.is_valid(candidate)
+    assert parse_reference(f" {candidate} ") == found

@@ -188,10 +188,14 @@ class StatementRepository(ReconciliationQueries):
 
     # --- matching inputs ------------------------------------------------------------------
 
-    def open_invoices(self, issuer_id: str) -> list[OpenInvoiceRow]:
-        """The issuer's open and partially paid invoices with their payer's name, in one
-        query of only the columns matching reads."""
-        rows = self.conn.execute(
+    def open_invoices(
+        self, issuer_id: str, *, ids: Sequence[str] | None = None
+    ) -> list[OpenInvoiceRow]:
+        """The issuer's open and partially paid invoices (of ``ids`` only, when given) with
+        their payer's name, in one query of only the columns matching reads."""
+        if ids is not None and not ids:
+            return []
+        stmt = (
             sa.select(
                 invoices.c.id,
                 invoices.c.payer_id,
@@ -215,6 +219,9 @@ class StatementRepository(ReconciliationQueries):
                 invoices.c.status.in_([s.value for s in UNPAID]),
             )
         )
+        if ids is not None:
+            stmt = stmt.where(invoices.c.id.in_(list(ids)))
+        rows = self.conn.execute(stmt)
         return [from_row(OpenInvoiceRow, r) for r in rows]
 
     def payer_ibans(self, issuer_id: str) -> list[tuple[str, str]]:
