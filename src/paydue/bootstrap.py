@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import sqlalchemy as sa
 
+from paydue.adapters.channels import registry as channel_registry
+from paydue.adapters.channels.base import Channel as ChannelPort
 from paydue.adapters.clock import Clock, SystemClock
 from paydue.adapters.db.engine import make_engine
 from paydue.adapters.db.uow import UnitOfWork
@@ -48,6 +51,11 @@ class Container:
     def providers(self) -> dict[str, Provider]:
         """The payment providers by name (``adapters.providers.registry``)."""
         return registry(self.engine, self.clock, self.settings.secret_bytes, self.settings.base_url)
+
+    @cached_property
+    def channels(self) -> Mapping[str, ChannelPort]:
+        """The outbound channels by name (``adapters.channels.registry``)."""
+        return channel_registry(self.settings, http=self.http, clock=self.clock)
 
     def close(self) -> None:
         """Release the database connections and the HTTP client."""

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         default=100, ge=1, description="outbound requests in flight per worker process"
     )
     idempotency_lock_seconds: float = 60.0
+    collections_sweep_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="how often an idle worker runs the collections sweep; 0: never",
+    )
     match_threshold: float = Field(
         default=0.8,
         ge=0.5,

@@ -23,6 +23,7 @@ from paydue.domain.money import MoneyError, check_amount, check_currency
 from paydue.domain.references import rf_for_sequence
 from paydue.services.ids import hash_token, new_ids
 from paydue.services.links import PublicLinks
+from paydue.services.policies import enrol_invoices
 
 MAX_BATCH = 10_000
 OPEN = InvoiceStatus.OPEN.value
@@ -305,6 +306,7 @@ def _create(
     uow.invoices.add_many(invoice_rows(), len(items))
     uow.pay_links.add_many(link_rows)
     uow.record_many(issuer.id, events)
+    enrol_invoices(uow, issuer, created)
     return created, resources
 
 

@@ -12,12 +12,14 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from paydue.adapters.db.records import Job
 from paydue.bootstrap import Container
+from paydue.services import collections
 from paydue.services.ids import new_id
 
 log = logging.getLogger(__name__)
@@ -34,10 +36,15 @@ transaction each and do their I/O concurrently; a handler without such needs loo
 def handlers() -> dict[str, JobHandler]:
     """The registry: job kind → handler. A new kind of job is one line here."""
     from paydue.adapters.db.events import WEBHOOK_DELIVERY
+    from paydue.services.collections import MESSAGE_SEND, send_messages
     from paydue.services.payments import PAYMENT_NOTIFICATION, process_notifications
     from paydue.services.webhook_delivery import deliver
 
-    return {WEBHOOK_DELIVERY: deliver, PAYMENT_NOTIFICATION: process_notifications}
+    return {
+        WEBHOOK_DELIVERY: deliver,
+        PAYMENT_NOTIFICATION: process_notifications,
+        MESSAGE_SEND: send_messages,
+    }
 
 
 class Worker:
@@ -51,6 +58,7 @@ class Worker:
         self.batches_in_flight = settings.worker_batches_in_flight
         self.pool = ThreadPoolExecutor(max_workers=self.batches_in_flight, thread_name_prefix="job")
         self.stopping = threading.Event()
+        self.last_sweep = time.monotonic()  # the first sweep one period after start
 
     def claim(self) -> list[Job]:
         with self.container.uow() as uow:
@@ -113,12 +121,28 @@ class Worker:
                 running.add_done_callback(lambda _: window.release())
                 continue
             window.release()
+            self.sweep_when_due()
             if wake is not None:
                 wake.wait(poll)
                 wake.clear()
             else:
                 self.stopping.wait(poll)
         self.pool.shutdown(wait=True)
+
+    def sweep_when_due(self) -> None:
+        """Run the collections sweep when idle, every ``collections_sweep_seconds`` (0: never).
+        Any number of workers may sweep at once: they share the due work (SKIP LOCKED)."""
+        every = self.container.settings.collections_sweep_seconds
+        if not every or time.monotonic() - self.last_sweep < every:
+            return
+        self.last_sweep = time.monotonic()
+        c = self.container
+        try:
+            collections.sweep(
+                c.uow, c.clock.now(), c.channels, links=c.links, secret=c.settings.secret_bytes
+            )
+        except Exception:
+            log.exception("the collections sweep failed; it runs again in %g s", every)
 
     def stop(self) -> None:
         self.stopping.set()

@@ -456,3 +456,134 @@ message_templates = sa.Table(
     sa.Column("body_html", sa.Text),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# --- collections: policies, follow-up state, payer channels, messages -------------------------
+
+# A collections policy as the issuer wrote it (domain.dunning.policy_to_data). At most one per
+# issuer is the default; the built-in DEFAULT_POLICY applies when none is.
+policies = sa.Table(
+    "policies",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("document", JSONType, nullable=False),
+    sa.Column("is_default", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("issuer_id", "name"),
+)
+
+# An issuer's channel costs (channel → minor units per message; absent: the built-in costs) and
+# contact rules (domain.contact.ContactRules as JSON; absent: the defaults).
+collection_settings = sa.Table(
+    "collection_settings",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("channel_costs", JSONType),
+    sa.Column("contact_rules", JSONType),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# The follow-up of one payer: their policy (a segment of one), a pause, the preferred channel.
+payer_collection = sa.Table(
+    "payer_collection",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("payer_id", ID, primary_key=True),
+    sa.Column("policy_id", ID),
+    sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("paused_until", sa.Date),
+    sa.Column("preferred_channel", sa.String(16)),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    _issuer_fk("payers", "payer_id"),
+)
+
+# What is known about reaching a payer on one channel: an address beyond the payer's e-mail,
+# phone and postal address (a push subscription, a webhook URL), consent (null: the channel's
+# default), opt-out, the last hard bounce and the failed deliveries in a row.
+payer_channels = sa.Table(
+    "payer_channels",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("payer_id", ID, primary_key=True),
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("address", sa.String(2000)),
+    sa.Column("consent", sa.Boolean),
+    sa.Column("opted_out", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("hard_bounced_on", sa.Date),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    _issuer_fk("payers", "payer_id"),
+)
+
+# The follow-up of one invoice: the policy steps sent (offsets), when the sweep next looks at it
+# (null: not until something changes), why it is held, the issuer's pause and a promise to pay.
+invoice_collection = sa.Table(
+    "invoice_collection",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("invoice_id", ID, primary_key=True),
+    sa.Column("payer_id", ID, nullable=False),
+    sa.Column("policy_id", ID),
+    sa.Column("sent_offsets", JSONType, nullable=False),
+    sa.Column("next_action_at", UTCDateTime),
+    sa.Column("hold_reason", sa.String(20)),
+    sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("paused_until", sa.Date),
+    sa.Column("promise_to_pay_on", sa.Date),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    _issuer_fk("invoices", "invoice_id"),
+    sa.Index("ix_invoice_collection_next_action_at", "next_action_at"),
+    sa.Index("ix_invoice_collection_issuer_payer", "issuer_id", "payer_id"),
+)
+
+# One outbound contact on one channel. A reminder is keyed by its lead invoice (the bundle's
+# oldest), that invoice's step and attempt: the same reminder cannot be written twice.
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("kind", sa.String(12), nullable=False),  # reminder, link
+    sa.Column("payer_id", ID, nullable=False),
+    sa.Column("subject_key", ID, nullable=False),
+    sa.Column("step_offset", sa.Integer),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("template", sa.String(64)),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("to", sa.String(2000)),
+    # queued, sent, delivered, bounced, failed, skipped
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("explanation", sa.Text, nullable=False),
+    sa.Column("subject", sa.String(300)),
+    sa.Column("body", sa.Text),
+    sa.Column("language", sa.String(16)),
+    sa.Column("pay_link_id", ID),
+    sa.Column("pay_url", sa.String(300)),
+    sa.Column("cost", sa.BigInteger),
+    sa.Column("cost_currency", sa.String(3)),
+    sa.Column("provider_id", sa.String(200)),
+    sa.Column("error", sa.String(1000)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("issuer_id", "subject_key", "step_offset", "attempt"),
+    sa.Index("ix_messages_issuer_payer_created", "issuer_id", "payer_id", "created_at"),
+)
+
+# The invoices a message is about, each with its own step, attempt and pay link: an invoice's
+# (step, attempt) goes out once, however the reminders are bundled.
+message_invoices = sa.Table(
+    "message_invoices",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("message_id", ID, primary_key=True),
+    sa.Column("invoice_id", ID, primary_key=True),
+    sa.Column("step_offset", sa.Integer),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("pay_link_id", ID),
+    _issuer_fk("messages", "message_id"),
+    _issuer_fk("invoices", "invoice_id"),
+    sa.UniqueConstraint("issuer_id", "invoice_id", "step_offset", "attempt"),
+)

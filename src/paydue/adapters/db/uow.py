@@ -14,6 +14,7 @@ from types import TracebackType
 import sqlalchemy as sa
 
 from paydue.adapters.clock import Clock
+from paydue.adapters.db.collections import CollectionRepository
 from paydue.adapters.db.events import EventLog
 from paydue.adapters.db.idempotency import IdempotencyRepository
 from paydue.adapters.db.invoices import InvoiceRepository
@@ -39,6 +40,7 @@ class UnitOfWork:
     webhooks: WebhookRepository
     idempotency: IdempotencyRepository
     statements: StatementRepository
+    collections: CollectionRepository
 
     def __init__(
         self,
@@ -67,6 +69,7 @@ class UnitOfWork:
         self.webhooks = WebhookRepository(self.conn)
         self.idempotency = IdempotencyRepository(self.conn)
         self.statements = StatementRepository(self.conn)
+        self.collections = CollectionRepository(self.conn)
         self.templates = TemplateRepository(self.conn)
         return self
 
