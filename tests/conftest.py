@@ -132,6 +132,7 @@ def make_settings(db_url: str, **overrides: object) -> Settings:
         "base_url": "http://testserver",
         "secret_key": TEST_SECRET,
         "worker_poll_seconds": 0.05,
+        "collections_sweep_seconds": 0,  # tests sweep when they say so
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

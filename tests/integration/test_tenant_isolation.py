@@ -80,6 +80,13 @@ BODIES: dict[str, dict[str, Any]] = {
     "TemplatePreviewIn": {"key": "overdue_first", "channel": "sms", "language": "en"},
     "ReconciliationSettingsIn": {"match_threshold": 0.9},
     "CsvMappingIn": {"booking_date": "Datum", "amount": "Betrag", "fixed_currency": "EUR"},
+    "PolicyIn": {"name": "Not yours", "steps": [{"offset_days": 3, "template": "late"}]},
+    "CollectionSettingsIn": {"contact_rules": {"max_per_week": 3}},
+    "PauseIn": {"until": "2026-12-24"},
+    "PromiseIn": {"date": "2026-12-24"},
+    "PolicyAssignIn": {"policy_id": None},
+    "PayerChannelsIn": {"preferred_channel": "sms", "channels": {"email": {"opted_out": True}}},
+    "SendLinkIn": {"channel": "email"},
 }
 
 
@@ -144,6 +151,9 @@ def world(
     payment = client.get("/v1/payments", headers=b.headers).json()["data"][0]
     event = client.get("/v1/events", headers=b.headers).json()["data"][0]
     imported = upload(client, b, camt053([Entry(777, name="Unknown", text="?")])).json()
+    only_b = invoice_body("B-2", payer={**invoice_body()["payer"], "ref": "B-ONLY"})  # type: ignore[dict-item]
+    assert client.post("/v1/invoices", json=only_b, headers=b.headers).is_success
+    policy = client.post("/v1/policies", json=BODIES["PolicyIn"], headers=b.headers).json()
     with container.engine.connect() as conn:
         delivery_id = conn.execute(
             jobs.select().with_only_columns(jobs.c.id).where(jobs.c.issuer_id == b.id).limit(1)
@@ -157,6 +167,8 @@ def world(
         "statement_id": imported["statements"][0]["id"],
         "item_id": imported["suspense_items"][0]["id"],
         "payment_id": payment["id"],
+        "policy_id": policy["id"],
+        "payer_ref": "B-ONLY",
     }
     return World(a, b, b_ids, invoice["id"])
 

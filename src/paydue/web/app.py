@@ -11,12 +11,14 @@ from paydue import __version__
 from paydue.bootstrap import Container
 from paydue.web import badges, errors, simulator
 from paydue.web.api.v1 import (
+    collections,
     elements,
     events,
     invoices,
     paycfg,
     paylinks,
     payments,
+    policies,
     reconciliation,
     statements,
     suspense,
@@ -39,6 +41,8 @@ API_ROUTERS = (
     suspense.router,
     reconciliation.router,
     templates.router,
+    policies.router,
+    collections.router,
 )
 
 
