@@ -80,6 +80,12 @@ BODIES: dict[str, dict[str, Any]] = {
     "TemplatePreviewIn": {"key": "overdue_first", "channel": "sms", "language": "en"},
     "ReconciliationSettingsIn": {"match_threshold": 0.9},
     "CsvMappingIn": {"booking_date": "Datum", "amount": "Betrag", "fixed_currency": "EUR"},
+    "PayoutIn": {
+        "provider": "simulator",
+        "reference": "PO-NOT-YOURS",
+        "currency": "EUR",
+        "items": [{"payment_id": "pay_x", "amount": 1, "fee": 0}],
+    },
     "PolicyIn": {"name": "Not yours", "steps": [{"offset_days": 3, "template": "late"}]},
     "CollectionSettingsIn": {"contact_rules": {"max_per_week": 3}},
     "PauseIn": {"until": "2026-12-24"},
@@ -97,6 +103,39 @@ def body_for(route: APIRoute) -> dict[str, Any] | None:
     name = getattr(params[0].field_info.annotation, "__name__", str(params[0]))
     assert name in BODIES, f"{route.path}: add a valid {name} body to BODIES"
     return BODIES[name]
+
+
+def add_payout(container: Container, issuer: IssuerHandle, payment: dict[str, Any]) -> str:
+    """A payout of ``payment`` for ``issuer``, inserted directly: registering one through the
+    API needs the payment to have succeeded."""
+    payout_id = new_id("po")
+    amount = payment["amount"]
+    with container.uow() as uow:
+        uow.payouts.add(
+            {
+                "issuer_id": issuer.id,
+                "id": payout_id,
+                "provider": "simulator",
+                "reference": "PO-B-1",
+                "currency": "EUR",
+                "gross": amount,
+                "fees": 0,
+                "net": amount,
+                "status": "open",
+                "created_at": uow.now(),
+            },
+            [
+                {
+                    "issuer_id": issuer.id,
+                    "payout_id": payout_id,
+                    "payment_id": payment["id"],
+                    "amount": amount,
+                    "fee": 0,
+                }
+            ],
+        )
+        uow.commit()
+    return payout_id
 
 
 def add_endpoint(container: Container, issuer: IssuerHandle) -> str:
@@ -169,6 +208,7 @@ def world(
         "payment_id": payment["id"],
         "policy_id": policy["id"],
         "payer_ref": "B-ONLY",
+        "payout_id": add_payout(container, b, payment),
     }
     return World(a, b, b_ids, invoice["id"])
 

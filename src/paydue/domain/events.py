@@ -33,6 +33,9 @@ PAYMENT_CANCELLED = "payment.cancelled"
 PAYMENT_EXPIRED = "payment.expired"
 PAYMENT_REFUNDED = "payment.refunded"
 PAYMENT_REVIEW_REQUIRED = "payment.review_required"  # money taken that does not fit the invoice
+PAYOUT_CREATED = "payout.created"  # a provider reported a payout of payments
+PAYOUT_SETTLED = "payout.settled"  # its bank credit arrived: the clearing entry is closed
+PAYOUT_DIFFERENCE = "payout.difference"  # a credit with its reference did not fit: suspense
 WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
 
 EVENT_TYPES: frozenset[str] = frozenset(

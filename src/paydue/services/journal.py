@@ -26,6 +26,8 @@ MANUAL_ASSIGNMENT = "manual_assignment"
 REVERSAL = "reversal"
 RETURN = "return"
 SUSPENSE_OPENED = "suspense_opened"
+PAYOUT = "payout"  # a provider payout's bank credit (net) closed its clearing entry
+PAYOUT_FEE = "payout_fee"  # the fees the provider kept from that payout
 
 COLUMNS = (
     "id",

@@ -41,8 +41,9 @@ from paydue.domain.matching import (
     SuspenseDecision,
     decide,
 )
+from paydue.domain.payouts import PayoutCandidate, PayoutDifference, PayoutSettles, match_payout
 from paydue.domain.returns import return_marker
-from paydue.services import journal
+from paydue.services import journal, payouts
 from paydue.services.credits import allocate_credit_split
 from paydue.services.ids import new_id
 from paydue.services.links import PublicLinks
@@ -209,6 +210,7 @@ class _Import:
         self._payers: dict[str, str] = {}  # invoice id -> payer id
         self._due: dict[str, int] = {}  # invoice id -> amount due as the index has it
         self._known: dict[str, frozenset[str]] | None = None
+        self._payouts: list[PayoutCandidate] | None = None
 
     # --- statements -------------------------------------------------------------------------
 
@@ -320,6 +322,9 @@ class _Import:
             return "suspense"
         if line.amount <= 0:
             return line.outcome
+        payout = self._payout(line)
+        if payout is not None:
+            return payout
         decision = self._decide(line)
         if isinstance(decision, Match):
             try:
@@ -332,6 +337,29 @@ class _Import:
             self.uow, self.issuer.id, line, decision.reason, decision.suggestions
         )
         self.report.suspense.append(item)
+        return "suspense"
+
+    def _payout(self, line: LineRecord) -> str | None:
+        """Settle the provider payout the line carries the reference of, or queue the line with
+        it; returns the outcome, or None when the line names no payout (it may pay invoices)."""
+        if self._payouts is None:
+            self._payouts = payouts.candidates(self.uow, self.issuer.id)
+        if not self._payouts:
+            return None
+        decision = match_payout(_credit_line(line), self._payouts)
+        if decision is None:
+            return None
+        if isinstance(decision, PayoutSettles):
+            if payouts.settle_line(self.uow, self.issuer.id, line, decision):
+                self._payouts = None  # read again: it is settled now
+                return "matched"
+            decision = PayoutDifference(
+                (decision.payout,), f"{decision.explanation}, but it was closed meanwhile"
+            )
+        self.report.suspense.append(
+            payouts.difference_line(self.uow, self.issuer.id, line, decision)
+        )
+        self._payouts = None
         return "suspense"
 
     def _decide(self, line: LineRecord) -> Match | SuspenseDecision:

@@ -95,17 +95,18 @@ def new_suspense_item(
     issuer_id: str,
     line: LineRecord,
     reason: str,
-    suggestions: Sequence[Suggestion],
+    suggestions: Sequence[Suggestion | dict[str, Any]],
 ) -> dict[str, Any]:
-    """Queue ``line`` for a person with the ranked ``suggestions``; records
-    ``suspense.created`` and returns the item's representation."""
+    """Queue ``line`` for a person with the ranked ``suggestions`` (matching suggestions, or
+    documents as they are stored, such as a payout's); records ``suspense.created`` and returns
+    the item's representation."""
     item = SuspenseRecord(
         issuer_id=issuer_id,
         id=new_id("sus"),
         line_id=line.id,
         status=OPEN,
         reason=reason,
-        suggestions=[_suggestion(s) for s in suggestions],
+        suggestions=[s if isinstance(s, dict) else _suggestion(s) for s in suggestions],
         credit_id=None,
         created_at=uow.now(),
         resolved_at=None,
@@ -254,6 +255,13 @@ def assign(
     over-pays it). Learns the sender's IBAN when the invoices are of one payer."""
     item = _item(uow, issuer.id, item_id, for_update=True)
     _require_open(item)
+    payout = next((s["payout_id"] for s in item.suggestions if s.get("payout_id")), None)
+    if payout is not None:
+        raise Conflict(
+            f"suspense item {item.id} is the bank credit of provider payout {payout}, not an "
+            "invoice payment; resolve it instead",
+            code="payout_line",
+        )
     line = _line(uow, issuer.id, item)
     total = sum(amount for _, amount in parts)
     if total != line.amount:

@@ -18,6 +18,7 @@ from paydue.web.api.v1 import (
     paycfg,
     paylinks,
     payments,
+    payouts,
     policies,
     reconciliation,
     statements,
@@ -41,6 +42,7 @@ API_ROUTERS = (
     suspense.router,
     reconciliation.router,
     templates.router,
+    payouts.router,
     policies.router,
     collections.router,
 )

@@ -587,3 +587,43 @@ message_invoices = sa.Table(
     _issuer_fk("invoices", "invoice_id"),
     sa.UniqueConstraint("issuer_id", "invoice_id", "step_offset", "attempt"),
 )
+
+# --- provider payouts (clearing) ----------------------------------------------------------------
+
+# A provider's payout: many succeeded payments settled in one bank credit of ``net`` (gross minus
+# the provider's fees), identified by the provider's reference. ``open`` until the bank credit
+# arrives (``settled``) or a credit with its reference does not fit (``difference``).
+payouts = sa.Table(
+    "payouts",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("reference", sa.String(140), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("gross", sa.BigInteger, nullable=False),
+    sa.Column("fees", sa.BigInteger, nullable=False),
+    sa.Column("net", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),  # open, settled, difference
+    sa.Column("line_id", ID),  # the statement line that settled it or did not fit
+    sa.Column("received_amount", sa.BigInteger),  # what that line brought
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("closed_at", UTCDateTime),
+    sa.UniqueConstraint("issuer_id", "provider", "reference"),
+    sa.CheckConstraint("net = gross - fees", name="net_is_gross_minus_fees"),
+    sa.Index("ix_payouts_issuer_status", "issuer_id", "status", "id"),
+)
+
+# The payments a payout settles; a payment is paid out at most once.
+payout_items = sa.Table(
+    "payout_items",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("payout_id", ID, primary_key=True),
+    sa.Column("payment_id", ID, primary_key=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("fee", sa.BigInteger, nullable=False),
+    _issuer_fk("payouts", "payout_id"),
+    _issuer_fk("payments", "payment_id"),
+    sa.UniqueConstraint("issuer_id", "payment_id"),
+)

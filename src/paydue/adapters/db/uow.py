@@ -22,6 +22,7 @@ from paydue.adapters.db.issuers import IssuerRepository
 from paydue.adapters.db.jobs import JobQueue
 from paydue.adapters.db.paylinks import PayLinkRepository
 from paydue.adapters.db.payments import PaymentRepository
+from paydue.adapters.db.payouts import PayoutRepository
 from paydue.adapters.db.records import StoredEvent
 from paydue.adapters.db.statements import StatementRepository
 from paydue.adapters.db.templates import TemplateRepository
@@ -35,6 +36,7 @@ class UnitOfWork:
     invoices: InvoiceRepository
     pay_links: PayLinkRepository
     payments: PaymentRepository
+    payouts: PayoutRepository
     events: EventLog
     jobs: JobQueue
     webhooks: WebhookRepository
@@ -64,6 +66,7 @@ class UnitOfWork:
         self.invoices = InvoiceRepository(self.conn)
         self.pay_links = PayLinkRepository(self.conn)
         self.payments = PaymentRepository(self.conn)
+        self.payouts = PayoutRepository(self.conn)
         self.events = EventLog(self.conn)
         self.jobs = JobQueue(self.conn)
         self.webhooks = WebhookRepository(self.conn)
