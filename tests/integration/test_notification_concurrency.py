@@ -5,9 +5,6 @@ new event ids each time: every notification is stored and processed, the money s
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -26,6 +23,7 @@ from paydue.services.payments import PAYMENT_NOTIFICATION
 from paydue.worker.runner import Worker
 from tests.conftest import IssuerHandle, free_port, invoice_body, make_settings
 from tests.integration.helpers import count, send_concurrently
+from tests.integration.processes import ChildProcesses
 from tests.payflow import set_methods, simulator, start_payment, token_of
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
@@ -36,14 +34,11 @@ AMOUNT = 4711
 PAYDUE = Path(sys.executable).with_name("paydue")
 
 
-class ServerProcesses:
+class ServerProcesses(ChildProcesses):
     """``paydue serve`` processes on the test's database, each on its own port."""
 
     def __init__(self, container: Container, workdir: Path) -> None:
-        self.workdir = workdir
-        self.env = {
-            **os.environ,
-            "PAYDUE_ENV": "test",
+        env = {
             "PAYDUE_DATABASE_URL": container.settings.database_url,
             "PAYDUE_SECRET_KEY": container.settings.secret_key,
             "PAYDUE_BASE_URL": container.settings.base_url,
@@ -51,21 +46,13 @@ class ServerProcesses:
             "PAYDUE_DATABASE_POOL_SIZE": "4",
             "PAYDUE_DATABASE_MAX_OVERFLOW": "4",
         }
-        self.procs: list[subprocess.Popen[bytes]] = []
+        super().__init__(workdir, env, "serve")
         self.urls: list[str] = []
 
     def start(self) -> None:
         port = free_port()
-        log = (self.workdir / f"serve-{len(self.procs)}.log").open("wb")
-        command = [str(PAYDUE), "serve", "--host", "127.0.0.1", "--port", str(port)]
-        self.procs.append(
-            subprocess.Popen(
-                [*command, "--no-worker"],
-                env=self.env,
-                cwd=self.workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        self.spawn(
+            [str(PAYDUE), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"]
         )
         self.urls.append(f"http://127.0.0.1:{port}")
 
@@ -74,7 +61,7 @@ class ServerProcesses:
         for n, (proc, url) in enumerate(zip(self.procs, self.urls, strict=True)):
             while True:
                 if proc.poll() is not None:
-                    log = (self.workdir / f"serve-{n}.log").read_text(errors="replace")
+                    log = self.log_path(n).read_text(errors="replace")
                     raise AssertionError(f"server {n} exited with {proc.returncode}:\n{log}")
                 try:
                     if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
@@ -84,17 +71,6 @@ class ServerProcesses:
                 if time.monotonic() > deadline:
                     raise AssertionError(f"server {n} did not start")
                 time.sleep(0.1)
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ lease expires, with the same ``webhook-id``. Real worker processes, SQLite and P
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -16,22 +15,20 @@ from fastapi.testclient import TestClient
 
 from paydue.bootstrap import Container, build
 from paydue.web.app import create_app
-from tests.conftest import invoice_body, make_settings, new_issuer
+from tests.conftest import TEST_SECRET, invoice_body, make_settings, new_issuer
+from tests.integration.processes import ChildProcesses
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.slow
 
 
-class WorkerProcesses:
+class WorkerProcesses(ChildProcesses):
     """``python -m paydue.worker`` processes on the test's database; all stopped at the end."""
 
     def __init__(self, db_url: str, workdir: Path) -> None:
-        self.workdir = workdir
-        self.env = {
-            **os.environ,
-            "PAYDUE_ENV": "test",
+        env = {
             "PAYDUE_DATABASE_URL": db_url,
-            "PAYDUE_SECRET_KEY": "test-secret-key-with-enough-characters-0123456789",
+            "PAYDUE_SECRET_KEY": TEST_SECRET,
             "PAYDUE_WORKER_LEASE_SECONDS": "2",
             # A lease this short must outlive a batch: small batches, short timeouts.
             "PAYDUE_WORKER_BATCH_SIZE": "10",
@@ -40,30 +37,10 @@ class WorkerProcesses:
             "PAYDUE_WORKER_POLL_SECONDS": "0.1",
             "PAYDUE_WEBHOOK_ALLOW_PRIVATE": "true",
         }
-        self.procs: list[subprocess.Popen[bytes]] = []
+        super().__init__(workdir, env, "worker")
 
     def start(self) -> subprocess.Popen[bytes]:
-        log = (self.workdir / f"worker-{len(self.procs)}.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "paydue.worker"],
-            env=self.env,
-            cwd=self.workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self.procs.append(proc)
-        return proc
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        return self.spawn([sys.executable, "-m", "paydue.worker"])
 
 
 @pytest.fixture
