@@ -36,6 +36,12 @@ PAYMENT_REVIEW_REQUIRED = "payment.review_required"  # money taken that does not
 PAYOUT_CREATED = "payout.created"  # a provider reported a payout of payments
 PAYOUT_SETTLED = "payout.settled"  # its bank credit arrived: the clearing entry is closed
 PAYOUT_DIFFERENCE = "payout.difference"  # a credit with its reference did not fit: suspense
+MESSAGE_QUEUED = "message.queued"  # a reminder or pay link planned on a channel
+MESSAGE_SENT = "message.sent"  # the channel's service accepted it
+MESSAGE_DELIVERED = "message.delivered"  # the service reported delivery
+MESSAGE_BOUNCED = "message.bounced"  # a hard bounce: the address is not used again
+MESSAGE_FAILED = "message.failed"  # refused, undelivered, or its template failed
+MESSAGE_SKIPPED = "message.skipped"  # no channel reaches the payer, or paid meanwhile
 WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
 
 EVENT_TYPES: frozenset[str] = frozenset(

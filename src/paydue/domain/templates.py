@@ -43,7 +43,7 @@ MAX_SUBJECT_CHARS: Final = 500
 VARIABLES: Final[dict[str, str]] = {
     "payer_name": "the payer's name",
     "invoices": "the invoices of the message, oldest due date first: each has number, amount "
-    "(the amount due, formatted) and due_date (formatted)",
+    "(the amount due, formatted), due_date (formatted) and pay_link (its own pay link)",
     "invoice_numbers": "the invoice numbers, comma-separated",
     "invoice_count": "how many invoices the message covers",
     "due_date": "the earliest due date among them, formatted",
@@ -104,6 +104,8 @@ class MessageInvoice:
     number: str
     amount_due: Money
     due_date: date
+    pay_link: str | None = None
+    """The invoice's own pay link in a bundle; None: the message's ``pay_link``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,14 +75,16 @@ from paydue.domain.dunning import (
     next_action_at,
 )
 from paydue.domain.errors import Conflict, InvalidInput, NotFound
+from paydue.domain.events import Event
 from paydue.domain.invoices import UNPAID, InvoiceStatus, outstanding
 from paydue.domain.money import Money
+from paydue.domain.templates import MessageInvoice, TemplateError, language_of
 from paydue.services.ids import new_id
 from paydue.services.invoices import get_invoice, issuer_today
 from paydue.services.links import PublicLinks
 from paydue.services.paylinks import create_pay_link
 from paydue.services.policies import Setup, load_setup, load_setups
-from paydue.services.reminder_text import InvoiceLine, render_message
+from paydue.services.templates import invoice_message_data, reminder_data, render_message
 
 log = logging.getLogger(__name__)
 
@@ -717,8 +719,10 @@ class _PayerPlan:
             )
             self._schedule(item.row, item.policy, sent, wait=wait)
         if channel is None:
+            record_message_event(uow, issuer_id, message_id)
             return
-        lines, link_ids = [], {}
+        lines: list[MessageInvoice] = []
+        link_ids: dict[str, str] = {}
         for item in items:
             created = create_pay_link(
                 uow,
@@ -733,36 +737,54 @@ class _PayerPlan:
             )
             link_ids[item.row.invoice_id] = created.link.id
             lines.append(
-                InvoiceLine(
+                MessageInvoice(
                     item.row.number,
                     item.due.amount_due,
                     item.row.due_date,
                     self.links.pay_url(created.token),
                 )
             )
-        total = sum((line.amount_due for line in lines[1:]), lines[0].amount_due)
-        text = render_message(
-            template=reminder.step.template,
-            channel=channel.value,
-            language=self.payer.language,
-            issuer_name=self.setup.issuer.name,
-            payer_name=self.payer.name,
-            invoices=lines,
-            total=total,
-        )
         uow.collections.set_pay_links(issuer_id, message_id, link_ids)
-        uow.collections.update_message(
-            issuer_id,
-            message_id,
-            {
-                "subject": text.subject,
-                "body": text.text,
-                "pay_link_id": link_ids[items[0].row.invoice_id],
-                "pay_url": lines[0].pay_url,
-            },
-            only_from=["queued"],
+        pay_url = lines[0].pay_link
+        assert pay_url is not None
+        values: dict[str, Any] = {"pay_link_id": link_ids[lead.row.invoice_id], "pay_url": pay_url}
+        data = reminder_data(
+            self.setup.issuer, self.payer.name, lines, pay_url, fee=reminder.step.fee
         )
+        try:
+            text = render_message(
+                uow,
+                self.setup.issuer,
+                reminder.step.template,
+                channel.value,
+                language_of(self.payer.language),
+                data,
+            )
+        except TemplateError as exc:  # never send a broken message: it fails, saying why
+            values |= {"status": "failed", "error": str(exc)[:1000]}
+            uow.collections.update_message(issuer_id, message_id, values, only_from=["queued"])
+            record_message_event(uow, issuer_id, message_id)
+            return
+        values |= {"subject": _one_line(text.subject), "body": text.text, "html": text.html}
+        uow.collections.update_message(issuer_id, message_id, values, only_from=["queued"])
+        record_message_event(uow, issuer_id, message_id)
         uow.jobs.add(issuer_id, MESSAGE_SEND, self.now, payload={"message_id": message_id})
+
+
+def _one_line(subject: str | None) -> str | None:
+    """The stored subject (``messages.subject`` holds 300 characters)."""
+    return subject[:300] if subject is not None else None
+
+
+def record_message_event(uow: UnitOfWork, issuer_id: str, message_id: str) -> None:
+    """Record ``message.<status>`` for the message as it is now, in the transaction that
+    changed it. The event carries the message resource without its text (which holds the pay
+    links)."""
+    message = uow.collections.message(issuer_id, message_id)
+    assert message is not None
+    data = message_resource(message, uow.collections.message_invoice_ids(issuer_id, message_id))
+    data.pop("text")
+    uow.record(issuer_id, Event(f"message.{message.status}", message_id, data))
 
 
 # --- sending ----------------------------------------------------------------------------------
@@ -822,6 +844,7 @@ def _hand_over(channels: Mapping[str, ChannelPort], message: Message) -> SendRes
         to=message.to or "",
         subject=message.subject,
         text=message.body or "",
+        html=message.html,
         language=message.language or "en",
         pay_url=message.pay_url,
     )
@@ -857,16 +880,17 @@ def _settle(
     if message is None or message.status != "queued":
         return
     if stop is not None:
-        uow.collections.update_message(
+        if uow.collections.update_message(
             message.issuer_id,
             message.id,
             {"status": "skipped", "error": stop, "updated_at": now},
             only_from=["queued"],
-        )
+        ):
+            record_message_event(uow, message.issuer_id, message.id)
         return
     assert result is not None
     if result.accepted:
-        uow.collections.update_message(
+        if uow.collections.update_message(
             message.issuer_id,
             message.id,
             {
@@ -879,7 +903,8 @@ def _settle(
                 "updated_at": now,
             },
             only_from=["queued"],
-        )
+        ):
+            record_message_event(uow, message.issuer_id, message.id)
         return
     _failed(uow, message, "failed", result.error or "refused by the channel", now)
 
@@ -896,6 +921,7 @@ def _failed(
         message.issuer_id, message.id, values, only_from=["queued", "sent", "delivered"]
     ):
         return
+    record_message_event(uow, message.issuer_id, message.id)
     if message.channel == NO_CHANNEL:
         return
     uow.collections.count_delivery(
@@ -927,11 +953,81 @@ def record_delivery(
             uow.collections.count_delivery(
                 issuer_id, message.payer_id, message.channel, outcome, at.date(), at
             )
+            record_message_event(uow, issuer_id, message_id)
     else:
         _failed(uow, message, outcome, None, at)
     found = uow.collections.message(issuer_id, message_id)
     assert found is not None
     return found
+
+
+def report_delivery(
+    uow: UnitOfWork, message_id: str, outcome: str, at: datetime, *, channels: Collection[str]
+) -> Message | None:
+    """A verified delivery callback about a message it names by id only (a Twilio status, a
+    gateway report, an e-mail bounce): ``record_delivery`` for the message's issuer. A message
+    that does not exist, or is not on one of ``channels`` (those the callback speaks for), is
+    logged and changes nothing: None."""
+    message = uow.collections.find_message(message_id)
+    if message is None or message.channel not in channels:
+        log.warning(
+            "delivery report %s for %s %r ignored: %s",
+            outcome,
+            "/".join(sorted(channels)),
+            message_id,
+            "no such message" if message is None else f"it is a {message.channel} message",
+        )
+        return None
+    return record_delivery(uow, message.issuer_id, message.id, outcome, at)
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswer:
+    """What became of a reminder call's "press 1": the call's language (for the spoken answer)
+    and the pay-link SMS queued, or why none was."""
+
+    language: str
+    sms: dict[str, Any] | None = None
+    refused: str | None = None
+
+
+def link_after_call(
+    uow: UnitOfWork,
+    call_id: str,
+    *,
+    available: Collection[str],
+    links: PublicLinks,
+    secret: bytes,
+) -> CallAnswer:
+    """The payer pressed 1 in reminder call ``call_id``: queue a pay link by SMS for the call's
+    lead invoice, through ``send_link`` (so the contact rules, the payer's opt-out and the
+    template apply; a refusal queues nothing and says why)."""
+    call = uow.collections.find_message(call_id)
+    if call is None or call.channel != Channel.VOICE:
+        log.warning("'press 1' for %r ignored: no such call", call_id)
+        return CallAnswer("en", refused="no such call")
+    language = call.language or "en"
+    issuer = uow.issuers.get(call.issuer_id)
+    assert issuer is not None
+    invoice_ids = uow.collections.message_invoice_ids(call.issuer_id, call.id)
+    lead = call.subject_key if call.subject_key in invoice_ids else next(iter(invoice_ids), None)
+    if lead is None:
+        return CallAnswer(language, refused="the call is about no invoice")
+    try:
+        sms = send_link(
+            uow,
+            issuer,
+            lead,
+            channel=Channel.SMS.value,
+            expires_in_hours=None,
+            available=available,
+            links=links,
+            secret=secret,
+        )
+    except (Conflict, InvalidInput) as exc:  # contact rules, no number, template, paid
+        log.info("'press 1' in call %s sends no SMS: %s", call.id, exc)
+        return CallAnswer(language, refused=str(exc))
+    return CallAnswer(language, sms=sms)
 
 
 def message_resource(message: Message, invoice_ids: Sequence[str]) -> dict[str, Any]:
@@ -1062,17 +1158,13 @@ def send_link(
         channel=wanted.value,
     )
     url = links.pay_url(created.token)
-    amount_due = Money(
-        outstanding(invoice.status, invoice.amount, invoice.amount_paid), invoice.currency
-    )
     text = render_message(
-        template="pay_link",
-        channel=wanted.value,
-        language=payer.language,
-        issuer_name=issuer.name,
-        payer_name=payer.name,
-        invoices=[InvoiceLine(invoice.number, amount_due, invoice.due_date, url)],
-        total=amount_due,
+        uow,
+        issuer,
+        "pay_link",
+        wanted.value,
+        language_of(payer.language),
+        invoice_message_data(issuer, invoice, links, url),
     )
     message_id = new_id("msg")
     uow.collections.add_message(
@@ -1089,8 +1181,9 @@ def send_link(
             "to": payer.addresses[wanted],
             "status": "queued",
             "explanation": f"{wanted}: chosen by the agent",
-            "subject": text.subject,
+            "subject": _one_line(text.subject),
             "body": text.text,
+            "html": text.html,
             "language": payer.language,
             "pay_link_id": created.link.id,
             "pay_url": url,
@@ -1110,6 +1203,7 @@ def send_link(
             }
         ]
     )
+    record_message_event(uow, issuer.id, message_id)
     uow.jobs.add(issuer.id, MESSAGE_SEND, now, payload={"message_id": message_id})
     message = uow.collections.message(issuer.id, message_id)
     assert message is not None

@@ -15,6 +15,7 @@ from paydue.adapters.db.uow import UnitOfWork
 from paydue.domain import events as ev
 from paydue.domain.errors import Conflict, InvalidInput, NotFound
 from paydue.domain.invoices import (
+    UNPAID,
     InvoiceStatus,
     amount_due,
     check_allocatable,
@@ -177,6 +178,9 @@ def _apply_allocation(
     if changed is not None:
         resource = invoice_resource(updated, links, issuer_today(issuer, now))
         uow.record(issuer.id, ev.Event(changed, invoice.id, resource))
+    if invoice.status not in UNPAID and status in UNPAID:
+        # paid, then a payment was returned: the collections sweep follows it up again
+        uow.collections.look_again(issuer.id, now, invoice_ids=[invoice.id])
     return updated
 
 

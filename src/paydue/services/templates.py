@@ -202,6 +202,7 @@ def variables(data: MessageData, language: str) -> dict[str, Any]:
             "number": inv.number,
             "amount": formatting.money(inv.amount_due, language),
             "due_date": formatting.long_date(inv.due_date, language),
+            "pay_link": inv.pay_link or data.pay_link,
         }
         for inv in data.invoices
     ]
@@ -225,32 +226,27 @@ def variables(data: MessageData, language: str) -> dict[str, Any]:
     return values
 
 
-def message_data(
+def reminder_data(
     issuer: Issuer,
-    invoices: list[Invoice],
+    payer_name: str,
+    invoices: list[MessageInvoice],
     pay_link: str,
     *,
     fee: Money | None = None,
     epc_qr_url: str | None = None,
 ) -> MessageData:
-    """The data of a message about ``invoices`` (one payer, one currency) with its pay link;
-    the issuer's name and contact come from its branding. The link QR image is the pay link's
-    own (``/p/{token}/qr.png``)."""
+    """The data of a message about ``invoices`` (one payer, one currency; each may carry its
+    own pay link) with the message's ``pay_link``; the issuer's name and contact come from its
+    branding. The link QR image is the pay link's own (``/p/{token}/qr.png``)."""
     if not invoices:
         raise ValueError("a message is about at least one invoice")
     b = branding_of(issuer)
-    ordered = sorted(invoices, key=lambda i: (i.due_date, i.number))
-    lines = tuple(
-        MessageInvoice(
-            i.number, Money(outstanding(i.status, i.amount, i.amount_paid), i.currency), i.due_date
-        )
-        for i in ordered
-    )
+    lines = tuple(sorted(invoices, key=lambda i: (i.due_date, i.number)))
     total = lines[0].amount_due
     for line in lines[1:]:
         total += line.amount_due
     return MessageData(
-        payer_name=ordered[0].payer.name,
+        payer_name=payer_name,
         invoices=lines,
         total=total,
         pay_link=pay_link,
@@ -263,9 +259,34 @@ def message_data(
     )
 
 
-def invoice_message_data(issuer: Issuer, invoice: Invoice, links: PublicLinks) -> MessageData:
-    """A message about one invoice with its own pay link and, where there is one, its EPC QR."""
-    pay_link = links.invoice_pay_url(invoice.id)
+def message_data(
+    issuer: Issuer,
+    invoices: list[Invoice],
+    pay_link: str,
+    *,
+    fee: Money | None = None,
+    epc_qr_url: str | None = None,
+) -> MessageData:
+    """The data of a message about ``invoices`` (one payer, one currency) with its pay link."""
+    if not invoices:
+        raise ValueError("a message is about at least one invoice")
+    lines = [
+        MessageInvoice(
+            i.number, Money(outstanding(i.status, i.amount, i.amount_paid), i.currency), i.due_date
+        )
+        for i in invoices
+    ]
+    return reminder_data(
+        issuer, invoices[0].payer.name, lines, pay_link, fee=fee, epc_qr_url=epc_qr_url
+    )
+
+
+def invoice_message_data(
+    issuer: Issuer, invoice: Invoice, links: PublicLinks, pay_link: str | None = None
+) -> MessageData:
+    """A message about one invoice with a pay link (by default the invoice's own) and, where
+    there is one, its EPC QR."""
+    pay_link = pay_link or links.invoice_pay_url(invoice.id)
     epc = epc_payload(issuer, invoice)
     epc_url = None if isinstance(epc, EpcUnavailable) else f"{pay_link}/epc.png"
     return message_data(issuer, [invoice], pay_link, epc_qr_url=epc_url)

@@ -103,6 +103,7 @@ class Message:
     explanation: str
     subject: str | None
     body: str | None
+    html: str | None
     language: str | None
     pay_link_id: str | None
     pay_url: str | None
@@ -525,6 +526,12 @@ class CollectionRepository:
                 messages.c.issuer_id == issuer_id, messages.c.id == message_id
             )
         ).first()
+        return _message(row) if row else None
+
+    def find_message(self, message_id: str) -> Message | None:
+        """A message by its id alone, whichever issuer's: for delivery callbacks, which name
+        only the message (ids are unique across issuers)."""
+        row = self.conn.execute(sa.select(messages).where(messages.c.id == message_id)).first()
         return _message(row) if row else None
 
     def message_invoice_ids(self, issuer_id: str, message_id: str) -> list[str]:

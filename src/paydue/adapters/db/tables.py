@@ -558,6 +558,7 @@ messages = sa.Table(
     sa.Column("explanation", sa.Text, nullable=False),
     sa.Column("subject", sa.String(300)),
     sa.Column("body", sa.Text),
+    sa.Column("html", sa.Text),  # the e-mail's HTML part
     sa.Column("language", sa.String(16)),
     sa.Column("pay_link_id", ID),
     sa.Column("pay_url", sa.String(300)),
@@ -570,6 +571,7 @@ messages = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("issuer_id", "subject_key", "step_offset", "attempt"),
     sa.Index("ix_messages_issuer_payer_created", "issuer_id", "payer_id", "created_at"),
+    sa.Index("ix_messages_id", "id"),  # delivery callbacks name only the message
 )
 
 # The invoices a message is about, each with its own step, attempt and pay link: an invoice's
