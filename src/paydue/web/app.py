@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from paydue import __version__
 from paydue.bootstrap import Container
 from paydue.web import badges, errors, simulator
+from paydue.web.admin import routes as admin
 from paydue.web.api.v1 import (
     collections,
     elements,
@@ -77,6 +78,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     app.include_router(pay.router)
     app.include_router(inbound.router)
     app.include_router(simulator.router)
+    app.include_router(admin.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -61,6 +61,17 @@ class IssuerRepository:
             )
         ).scalar_one_or_none()
 
+    def api_key_active(self, issuer_id: str, key_id: str) -> bool:
+        """Whether the issuer's API key ``key_id`` exists and is not revoked."""
+        found = self.conn.execute(
+            sa.select(api_keys.c.id).where(
+                api_keys.c.issuer_id == issuer_id,
+                api_keys.c.id == key_id,
+                api_keys.c.revoked_at.is_(None),
+            )
+        ).first()
+        return found is not None
+
     def revoke_api_keys(self, issuer_id: str, now: datetime) -> None:
         self.conn.execute(
             sa.update(api_keys)
