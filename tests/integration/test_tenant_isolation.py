@@ -93,6 +93,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "PolicyAssignIn": {"policy_id": None},
     "PayerChannelsIn": {"preferred_channel": "sms", "channels": {"email": {"opted_out": True}}},
     "SendLinkIn": {"channel": "email"},
+    "CampaignIn": {"channel": "webhook", "payer_refs": ["B-ONLY"]},
 }
 
 
@@ -193,6 +194,8 @@ def world(
     only_b = invoice_body("B-2", payer={**invoice_body()["payer"], "ref": "B-ONLY"})  # type: ignore[dict-item]
     assert client.post("/v1/invoices", json=only_b, headers=b.headers).is_success
     policy = client.post("/v1/policies", json=BODIES["PolicyIn"], headers=b.headers).json()
+    campaign = client.post("/v1/campaigns", json=BODIES["CampaignIn"], headers=b.headers).json()
+    assert "id" in campaign, campaign
     with container.engine.connect() as conn:
         delivery_id = conn.execute(
             jobs.select().with_only_columns(jobs.c.id).where(jobs.c.issuer_id == b.id).limit(1)
@@ -209,6 +212,7 @@ def world(
         "policy_id": policy["id"],
         "payer_ref": "B-ONLY",
         "payout_id": add_payout(container, b, payment),
+        "campaign_id": campaign["id"],
     }
     return World(a, b, b_ids, invoice["id"])
 

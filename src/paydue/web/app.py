@@ -12,6 +12,7 @@ from paydue.bootstrap import Container
 from paydue.web import badges, errors, simulator
 from paydue.web.admin import routes as admin
 from paydue.web.api.v1 import (
+    campaigns,
     collections,
     elements,
     events,
@@ -46,6 +47,7 @@ API_ROUTERS = (
     payouts.router,
     policies.router,
     collections.router,
+    campaigns.router,
 )
 
 

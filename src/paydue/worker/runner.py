@@ -36,6 +36,7 @@ transaction each and do their I/O concurrently; a handler without such needs loo
 def handlers() -> dict[str, JobHandler]:
     """The registry: job kind → handler. A new kind of job is one line here."""
     from paydue.adapters.db.events import WEBHOOK_DELIVERY
+    from paydue.services.campaigns import CAMPAIGN_RUN, run_campaigns
     from paydue.services.collections import MESSAGE_SEND, send_messages
     from paydue.services.payments import PAYMENT_NOTIFICATION, process_notifications
     from paydue.services.webhook_delivery import deliver
@@ -44,6 +45,7 @@ def handlers() -> dict[str, JobHandler]:
         WEBHOOK_DELIVERY: deliver,
         PAYMENT_NOTIFICATION: process_notifications,
         MESSAGE_SEND: send_messages,
+        CAMPAIGN_RUN: run_campaigns,
     }
 
 

@@ -629,3 +629,47 @@ payout_items = sa.Table(
     _issuer_fk("payments", "payment_id"),
     sa.UniqueConstraint("issuer_id", "payment_id"),
 )
+
+# --- campaigns --------------------------------------------------------------------------------
+
+# A batch send of pay links on one channel to a list of payers (payer refs from a CSV, or a
+# filter on their unpaid invoices), at most ``rate_per_minute`` messages a minute. ``running``
+# until every recipient was queued or skipped, then ``done``.
+campaigns = sa.Table(
+    "campaigns",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", sa.String(200)),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(8), nullable=False),  # refs, filter
+    sa.Column("filter", JSONType),
+    sa.Column("rate_per_minute", sa.Integer, nullable=False),
+    sa.Column("expires_in_hours", sa.Float),
+    sa.Column("status", sa.String(12), nullable=False),  # running, done
+    sa.Column("recipients", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+)
+
+# One payer of a campaign, written once per (campaign, payer ref): a retry never sends twice.
+# ``pending`` until ``send_at`` (its place in the rate limit, or the payer's next contact
+# window), then ``queued`` with its message (whose status tells the rest), or ``skipped`` with
+# the reason (unknown payer, nothing to pay, no address, opted out, weekly cap).
+campaign_recipients = sa.Table(
+    "campaign_recipients",
+    metadata,
+    sa.Column("issuer_id", ID, sa.ForeignKey("issuers.id"), primary_key=True),
+    sa.Column("campaign_id", ID, primary_key=True),
+    sa.Column("payer_ref", sa.String(100), primary_key=True),
+    sa.Column("payer_id", ID),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),  # pending, queued, skipped
+    sa.Column("reason", sa.String(500)),
+    sa.Column("send_at", UTCDateTime, nullable=False),
+    sa.Column("message_id", ID),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    _issuer_fk("campaigns", "campaign_id"),
+    sa.Index("ix_campaign_recipients_due", "issuer_id", "campaign_id", "status", "send_at"),
+)
