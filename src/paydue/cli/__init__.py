@@ -14,7 +14,7 @@ import typer
 
 from paydue.adapters.db import migrate as db_migrate
 from paydue.bootstrap import build
-from paydue.cli import csv_import, demo, payouts, simulator, statements
+from paydue.cli import csv_import, demo, payouts, simulate, simulator, statements
 from paydue.cli.common import (
     fail,
     load_settings,
@@ -149,5 +149,6 @@ def issuer_list() -> None:
 invoices_app.command("import")(csv_import.invoices_import)
 statements_app.command("import")(statements.statements_import)
 app.command("demo")(demo.demo)
+app.command("simulate")(simulate.simulate)
 simulator_app.command("notify")(simulator.notify)
 simulator_app.command("payout")(payouts.simulator_payout)
