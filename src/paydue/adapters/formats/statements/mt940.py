@@ -18,22 +18,28 @@ cannot be told apart from cp1252 and come out with the wrong accented letters.
 from __future__ import annotations
 
 import calendar
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
+from typing import Any
 
 from paydue.domain.money import MoneyError
 from paydue.domain.money import check_currency as check_iso_currency
 from paydue.domain.returns import RETURN_GVCS  # ?34 of these GVCs holds the return reason
 
-from .amounts import check_currency, to_minor
+from .amounts import _exponent, check_currency, to_minor
 from .errors import StatementFormatError
-from .model import Balance, LineFields, Statement, build_lines
+from .model import Balance, Statement, StatementLine
 
 _TAG = re.compile(r":(\d\d[A-Z]?|NS):")
 _BAD_TAG = re.compile(r":(\d{3,}[A-Z]?):")
 _PREAMBLE_TAGS = frozenset({"940"})  # Rabobank writes ':940:' as a file header
+_TAG_BODY = re.compile(r"(\d\d[A-Z]?|NS):")  # _TAG after a line's ':'
+_SHORT_TAGS = {f"{tag:02d}:": f"{tag:02d}" for tag in range(100)} | {"NS:": "NS"}
+_BAD_TAG_BODY = re.compile(r"(\d{3,}[A-Z]?):")
+_BLANKS = tuple(c for c in map(chr, range(0x110000)) if c.isspace() and c not in "\n\r")
 _BALANCE = re.compile(r"([CD])(\d{6})([A-Z]{3})?(\d[\d,]*)\s*")
 _LINE_61 = re.compile(
     r"(\d{6})(\d{4}|\s{4})?(R?[CD])([A-Z])?\n?(\d[\d,]{0,17})"
@@ -51,19 +57,38 @@ _DUTCH_KEYS = (
 )
 _DUTCH = re.compile(rf"/({_DUTCH_KEYS})/")
 _NO_CURRENCY = "XXX"  # ISO 4217 "no currency": a fragment with :61: lines but no balance
-_SUBFIELDS = {sep: re.compile(rf"\{sep}(\d\d)([^{sep}]*)") for sep in "?>"}
+_SUBFIELDS = {sep: re.compile(rf"\{sep}(3[0-48])([^{sep}]*)") for sep in "?>"}  # the ones read
 _PURPOSE = {sep: re.compile(rf"\{sep}(?:2\d|6[0-3])([^{sep}]*)") for sep in "?>"}
-_SEPA_KEYS = re.compile(r"(EREF|KREF|MREF|CRED|DEBT|SVWZ|ABWA|ABWE|IBAN|BIC|COAM|OAMT)\+")
+# German SEPA keywords (EREF+...SVWZ+...): the '+' after one, found from the '+' (fast)
+_SEPA_PLUS = re.compile(
+    r"\+(?:(?<=(EREF|KREF|MREF|CRED|DEBT|SVWZ|ABWA|ABWE|IBAN|COAM|OAMT)\+)|(?<=(BIC)\+))"
+)
 
 
 def parse(data: bytes) -> list[Statement]:
     """Parse an MT940/MT942 file into its statements (one per ``:20:`` block)."""
-    fields = _fields(_lines(_decode(data)))
+    text = _decode(data)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    fields = _fields_fast(text)
+    if fields is None:
+        fields = _fields(_lines(text))
     if not fields:
         raise StatementFormatError("line 1", "no MT940 field (such as :20: or :61:) found")
     statements: list[Statement] = []
     current: _Draft | None = None
     for number, tag, value in fields:
+        if current is not None:  # :61: and :86: are most fields: keep their path short
+            if tag == "86":
+                pending = current.pending
+                if pending is not None:
+                    current.pending = None
+                    currency = current.currency or _NO_CURRENCY
+                    current.lines.append(_line(pending[1], value, currency, pending[0]))
+                continue
+            if tag == "61":
+                current.add(number, tag, value)
+                continue
         starts_new = tag == "20" or (tag == "25" and current is not None and current.closed)
         if current is None or (starts_new and current.has_content):
             if current is not None:
@@ -84,10 +109,74 @@ def _decode(data: bytes) -> str:
     return data.decode("latin-1")
 
 
+def _fields_fast(text: str) -> list[tuple[int, str, str]] | None:
+    """What :func:`_fields` of :func:`_lines` gives, read from the whole text at once.
+
+    The text is split before every line that starts with ``:``; a piece that starts with a tag
+    is a field, its value the rest of the piece (lines starting with ``-`` are looked at one by
+    one). ``None`` for text this does not handle: a SWIFT envelope, SOH/ETX bytes, or a line
+    starting with ``:`` that is not a tag (a tag broken over two lines, an unknown tag, text
+    that looks like one); the line-by-line reader takes those.
+    """
+    if "\x01" in text or "\x03" in text or "{" in text:
+        return None
+    if _has_trailing_blank(text):
+        text = "\n".join(map(str.rstrip, text.split("\n")))
+    pieces = ("\n" + text).split("\n:")
+    number = pieces[0].count("\n") + 1  # the lines before the first ':' line are skipped
+    fields: list[tuple[int, str, str]] = []
+    closed = True  # no field open: before the first, or after a '-' line that ends one
+    short_tags = _SHORT_TAGS
+    for piece in pieces[1:]:
+        tag = short_tags.get(piece[:3])  # most tags: two digits
+        if tag is not None:
+            value = piece[3:]
+        elif found := _TAG_BODY.match(piece):
+            tag, value = found.group(1), piece[found.end() :]
+        else:
+            preamble = _BAD_TAG_BODY.match(piece)
+            if not (closed and preamble and preamble.group(1) in _PREAMBLE_TAGS):
+                return None
+            closed = closed or "\n-" in piece
+            number += piece.count("\n") + 1
+            continue
+        if "\n-" in value:
+            value, closed = _dashed(tag, value)
+        else:
+            closed = False
+        fields.append((number, tag, value))
+        number += piece.count("\n") + 1
+    return fields
+
+
+def _dashed(tag: str, value: str) -> tuple[str, bool]:
+    """A field value with lines that start with ``-``: up to the one that ends the message
+    (as :func:`_fields` decides), and whether one did."""
+    lines = value.split("\n")
+    kept = [lines[0]]
+    for index in range(1, len(lines)):
+        line = lines[index]
+        if line.startswith("-") and (line.rstrip("-}") == "" or line.startswith("-}")):
+            following = next((text for text in lines[index + 1 :] if text), "")
+            if tag != "86" or not following or following.startswith("-"):
+                return "\n".join(kept), True
+            line = "-"
+        kept.append(line)
+    return "\n".join(kept), False
+
+
+def _has_trailing_blank(text: str) -> bool:
+    """Whether a line of ``text`` ends in white space (which :func:`_lines` strips)."""
+    return any(
+        blank in text and (blank + "\n" in text or text.endswith(blank)) for blank in _BLANKS
+    )
+
+
 def _lines(text: str) -> list[tuple[int, str]]:
-    """Numbered lines without the SWIFT envelope, SOH/ETX bytes and trailing blanks."""
+    """Numbered lines (newlines already ``\\n``) without the SWIFT envelope, SOH/ETX bytes and
+    trailing blanks."""
     lines = []
-    for number, raw in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
+    for number, raw in enumerate(text.split("\n"), 1):
         line = raw.strip("\x01\x03").rstrip()
         if line.startswith("{"):
             block = line.find("{4:")
@@ -192,8 +281,30 @@ def _entry_date(value_date: date, text: str, where: str) -> date:
     return _date(f"{year % 100:02d}{text}", where)
 
 
-def _amount(text: str, currency: str, where: str) -> int:
-    return to_minor(text.replace(",", ".", 1), currency, where)
+@lru_cache(maxsize=4096)
+def _calendar_entry_date(value_date: date, text: str) -> date | None:
+    try:
+        return _entry_date(value_date, text, "")
+    except StatementFormatError:
+        return None
+
+
+def _amount(text: str, currency: str, number: int) -> int:
+    """Minor units of an MT940 amount (``1234,5``): :func:`to_minor`, done inline when simple."""
+    scale = _SCALES.get(currency)
+    if scale is None:
+        exponent = _exponent(currency)
+        if exponent is None:
+            return to_minor(text, currency, f"line {number}")  # refuses the currency
+        scale = _SCALES[currency] = (exponent, 10**exponent)
+    exponent, factor = scale
+    whole, _, fraction = text.partition(",")
+    if len(whole) <= 18 and len(fraction) <= exponent and "," not in fraction:
+        return int(whole) * factor + (int(fraction.ljust(exponent, "0")) if fraction else 0)
+    return to_minor(text.replace(",", ".", 1), currency, f"line {number}")
+
+
+_SCALES: dict[str, tuple[int, int]] = {}  # currency: (decimals, 10 ** decimals)
 
 
 @dataclass
@@ -206,45 +317,46 @@ class _Draft:
     sequence: str | None = None
     opening: Balance | None = None
     closing: Balance | None = None
-    lines: list[LineFields] = field(default_factory=list)
-    details: list[tuple[int, str | None]] = field(default_factory=list)
+    lines: list[tuple[Any, ...]] = field(default_factory=list)
     pending: tuple[int, str] | None = None
     created_at: datetime | None = None
     closed: bool = False
     has_content: bool = False
 
     def add(self, number: int, tag: str, value: str) -> None:
-        where = f"line {number}"
         self.has_content = True
-        if tag == "20":
+        if tag == "61":
+            if self.pending is not None:
+                self._flush()
+            self.pending = (number, value)
+        elif tag == "86":
+            if self.pending is not None:
+                self._flush(value)
+        elif tag == "20":
             self.statement_id = value.strip() or None
         elif tag == "25":
-            self._account(value.strip(), where)
+            self._account(value.strip())
         elif tag in ("28", "28C"):
             self.sequence = "".join(value.split()) or None
         elif tag in ("60F", "60M", "60"):
-            self.opening = self._balance(value, where)
+            self.opening = self._balance(value, number)
         elif tag in ("62F", "62M", "62"):
-            self.closing = self._balance(value, where)
+            self.closing = self._balance(value, number)
             self.closed = True
-        elif tag == "61":
-            self._flush()
-            self.pending = (number, value)
-        elif tag == "86" and self.pending is not None:
-            self._flush(value)
         elif tag == "34F" and not self.currency:
-            self.currency = check_currency(value[:3], where)
+            self.currency = check_currency(value[:3], f"line {number}")
         elif tag == "13D":
-            self.created_at = _date_time(value.strip(), where)
+            self.created_at = _date_time(value.strip(), f"line {number}")
 
-    def _account(self, value: str, where: str) -> None:
+    def _account(self, value: str) -> None:
         suffix = _CURRENCY_SUFFIX.fullmatch(value)
         if suffix and _is_iso_currency(suffix.group(2)):
             self.currency = self.currency or suffix.group(2)
             value = suffix.group(1).rstrip("/ ")
         self.account = value or None
 
-    def _balance(self, value: str, where: str) -> Balance:
+    def _balance(self, value: str, number: int) -> Balance:
+        where = f"line {number}"
         match = _BALANCE.fullmatch(value.replace("\n", ""))
         if match is None:
             raise StatementFormatError(
@@ -253,15 +365,14 @@ class _Draft:
         mark, day, currency, amount = match.groups()
         currency = check_currency(currency, where) if currency else self.currency or _NO_CURRENCY
         self.currency = currency
-        minor = _amount(amount, currency, where)
+        minor = _amount(amount, currency, number)
         return Balance(minor if mark == "C" else -minor, currency, _date(day, where))
 
     def _flush(self, details: str | None = None) -> None:
         if self.pending is not None:
             number, value = self.pending
             self.pending = None
-            currency = self.currency or _NO_CURRENCY
-            self.lines.append(_line(value, details, currency, f"line {number}"))
+            self.lines.append(_line(value, details, self.currency or _NO_CURRENCY, number))
 
     def build(self) -> Statement:
         self._flush()
@@ -276,43 +387,78 @@ class _Draft:
             period_to=None,
             opening_balance=self.opening,
             closing_balance=self.closing,
-            lines=build_lines(self.account, self.lines),
+            lines=_fingerprinted(self.account, self.lines),
         )
 
 
-def _line(value: str, details: str | None, currency: str, where: str) -> LineFields:
+def _fingerprinted(account: str | None, drafts: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """:func:`model.build_lines` for lines already in :class:`StatementLine` field order."""
+    seen: dict[str, int] = {}
+    days: dict[date, str] = {}
+    lines = []
+    account = account or ""
+    new, sha256 = tuple.__new__, hashlib.sha256
+    for draft in drafts:
+        day = days.get(draft[0])
+        if day is None:
+            day = days[draft[0]] = draft[0].isoformat()
+        # account, booking date, amount, currency, bank reference or end-to-end id, IBAN, text
+        key = (
+            f"{account}\x1f{day}\x1f{draft[2]}\x1f{draft[3]}\x1f{draft[11] or draft[10] or ''}"
+            f"\x1f{draft[5] or ''}\x1f{draft[8] or ''}"
+        )
+        position = seen.get(key, 0)
+        seen[key] = position + 1
+        digest = sha256(f"{key}\x1e{position}".encode()).hexdigest()[:32]
+        lines.append(new(StatementLine, (*draft, digest)))
+    return tuple(lines)
+
+
+def _line(value: str, details: str | None, currency: str, number: int) -> tuple[Any, ...]:
+    """The fields of one :61: (and its :86:) in :class:`StatementLine` order, no fingerprint."""
     match = _LINE_61.fullmatch(value)
     if match is None:
         raise StatementFormatError(
-            where, f":61: {value.partition(chr(10))[0]!r} is not 'YYMMDD[MMDD]C|D amount ...'"
+            f"line {number}",
+            f":61: {value.partition(chr(10))[0]!r} is not 'YYMMDD[MMDD]C|D amount ...'",
         )
     value_day, entry_day, mark, _funds, amount_text, kind, customer, bank, extra = match.groups()
-    value_date = _date(value_day, where)
+    value_date = _calendar_date(value_day) or _date(value_day, f"line {number}")
     booking_date = (
-        _entry_date(value_date, entry_day, where) if entry_day and entry_day.strip() else value_date
+        (
+            _calendar_entry_date(value_date, entry_day)
+            or _entry_date(value_date, entry_day, f"line {number}")
+        )
+        if entry_day and entry_day.strip()
+        else value_date
     )
-    minor = _amount(amount_text, currency, where)
-    info = _Details.read(details) if details else _Details()
-    supplementary = (extra or "").strip()
+    minor = _amount(amount_text, currency, number)
+    text, name, iban, bic, end_to_end_id, structured, return_reason, code = (
+        _details(details) if details else _NO_DETAILS
+    )
+    supplementary = extra.strip() if extra else ""
     customer = customer.strip()
-    iban = info.iban or _first_iban(supplementary, customer)
-    return LineFields(
-        booking_date=booking_date,
-        value_date=value_date,
-        amount=-minor if mark in ("D", "RC") else minor,
-        currency=currency,
-        counterparty_name=info.name,
-        counterparty_iban=iban,
-        counterparty_bic=info.bic,
-        structured_reference=info.structured_reference,
-        remittance_text=info.text,
-        additional_info=supplementary or None,
-        end_to_end_id=info.end_to_end_id,
-        bank_reference=(bank or "").strip() or None,
-        customer_reference=None if customer in ("", "NONREF") else customer,
-        return_reason=info.return_reason,
-        is_reversal=mark.startswith("R"),
-        bank_transaction_code=info.code or (kind.strip() if kind else None) or None,
+    return (
+        booking_date,
+        value_date,
+        -minor if mark == "D" or mark == "RC" else minor,
+        currency,
+        name,
+        iban or _first_iban(supplementary, customer),
+        bic,
+        structured,
+        text,
+        supplementary or None,
+        end_to_end_id,
+        (bank.strip() or None) if bank else None,
+        None if customer in ("", "NONREF") else customer,
+        return_reason,
+        mark[0] == "R",
+        code or (kind.strip() if kind else None) or None,
+        None,  # status
+        None,  # entry_reference
+        None,  # batch_id
+        False,  # is_batch_part
     )
 
 
@@ -324,73 +470,77 @@ def _first_iban(*texts: str) -> str | None:
     return None
 
 
-@dataclass
-class _Details:
-    """What a ``:86:`` field says, in whichever dialect it was written."""
+# What a :86: says, in whichever dialect it was written: remittance text, counterparty name,
+# IBAN, BIC, end-to-end id, structured reference, return reason, transaction code (GVC).
+_DetailFields = tuple[
+    str | None, str | None, str | None, str | None, str | None, str | None, str | None, str | None
+]
+_NO_DETAILS: _DetailFields = (None, None, None, None, None, None, None, None)
 
-    text: str | None = None
-    name: str | None = None
-    iban: str | None = None
-    bic: str | None = None
-    end_to_end_id: str | None = None
-    structured_reference: str | None = None
-    return_reason: str | None = None
-    code: str | None = None
 
-    @classmethod
-    def read(cls, raw: str) -> _Details:
-        raw = raw.lstrip()
-        german = _GERMAN.match(raw)
-        if german and (german.group(2) + "00" in raw or german.group(2) + "2" in raw):
-            return cls._german(raw, german.group(1), german.group(2))
-        joined = raw.replace("\n", "")
-        if _DUTCH.match(joined):
-            return cls._dutch(joined)
-        text = " ".join(part.strip() for part in raw.split("\n") if part.strip())
-        return cls(text=text or None)
+def _details(raw: str) -> _DetailFields:
+    raw = raw.lstrip()
+    german = _GERMAN.match(raw)
+    if german:
+        separator = german.group(2)
+        if separator + "00" in raw or separator + "2" in raw:
+            return _german(raw.replace("\n", ""), german.group(1), separator)
+    joined = raw.replace("\n", "")
+    if _DUTCH.match(joined):
+        return _dutch(joined)
+    text = " ".join(part.strip() for part in raw.split("\n") if part.strip())
+    return (text or None, None, None, None, None, None, None, None)
 
-    @classmethod
-    def _german(cls, raw: str, code: str, separator: str) -> _Details:
-        joined = raw.replace("\n", "")
-        subfields = _SUBFIELDS[separator]
-        parts = dict(subfields.findall(joined))
-        purpose = "".join(_PURPOSE[separator].findall(joined))  # ?20..?29, ?60..?63
-        sepa = _sepa(purpose)
-        name = (parts.get("32", "") + parts.get("33", "")).strip()
-        account = _first_iban((parts.get("38") or parts.get("31") or "").replace(" ", ""))
-        bic = (parts.get("30") or "").strip()
-        return cls(
-            text=(sepa.get("SVWZ") if sepa else purpose.strip()) or None,
-            name=name or None,
-            iban=account or sepa.get("IBAN") or None,
-            bic=(bic if _BIC.fullmatch(bic) else None) or sepa.get("BIC") or None,
-            end_to_end_id=_known(sepa.get("EREF")),
-            return_reason=(parts.get("34") or "").strip() or None if code in RETURN_GVCS else None,
-            code=code,
-        )
 
-    @classmethod
-    def _dutch(cls, joined: str) -> _Details:
-        pieces = _DUTCH.split(joined)
-        values: dict[str, str] = {}
-        for key, value in zip(pieces[1::2], pieces[2::2], strict=True):
-            values.setdefault(key, value)
-        counterpart = values.get("CNTP", "").split("/")
-        remittance = values.get("REMI", "").strip("/")
-        structured = None
-        if remittance.startswith("USTD//"):
-            remittance = remittance[6:]
-        elif remittance.startswith("STRD/"):
-            structured, remittance = remittance.rsplit("/", 1)[-1], ""
-        return cls(
-            text=remittance.strip("/ ") or None,
-            name=(values.get("NAME") or _part(counterpart, 2) or "").strip("/ ") or None,
-            iban=(values.get("IBAN") or _part(counterpart, 0) or "").strip("/ ") or None,
-            bic=(values.get("BIC") or _part(counterpart, 1) or "").strip("/ ") or None,
-            end_to_end_id=_known(values.get("EREF", "").strip("/ ")),
-            structured_reference=structured or None,
-            return_reason=values.get("RTRN", "").strip("/ ") or None,
-        )
+def _german(joined: str, code: str, separator: str) -> _DetailFields:
+    parts = dict(_SUBFIELDS[separator].findall(joined))  # last one of a number wins
+    purpose = "".join(_PURPOSE[separator].findall(joined))  # ?20..?29, ?60..?63
+    sepa = _sepa(purpose) if "+" in purpose else _NO_SEPA
+    text = (sepa.get("SVWZ") if sepa else purpose.strip()) or None
+    get = parts.get
+    name = get("32", "") + get("33", "")
+    account = get("38") or get("31")
+    account_match = _IBAN.match(account.replace(" ", "")) if account else None
+    bic = get("30")
+    bic = bic.strip() if bic else None
+    end_to_end_id = sepa.get("EREF")
+    return (
+        text,
+        name.strip() or None,
+        (account_match.group(0) if account_match else None) or sepa.get("IBAN") or None,
+        (bic if bic and _BIC.fullmatch(bic) else None) or sepa.get("BIC") or None,
+        end_to_end_id if end_to_end_id and end_to_end_id != "NOTPROVIDED" else None,
+        None,
+        (get("34") or "").strip() or None if code in RETURN_GVCS else None,
+        code,
+    )
+
+
+_NO_SEPA: dict[str, str] = {}
+
+
+def _dutch(joined: str) -> _DetailFields:
+    pieces = _DUTCH.split(joined)
+    values: dict[str, str] = {}
+    for key, value in zip(pieces[1::2], pieces[2::2], strict=True):
+        values.setdefault(key, value)
+    counterpart = values.get("CNTP", "").split("/")
+    remittance = values.get("REMI", "").strip("/")
+    structured = None
+    if remittance.startswith("USTD//"):
+        remittance = remittance[6:]
+    elif remittance.startswith("STRD/"):
+        structured, remittance = remittance.rsplit("/", 1)[-1], ""
+    return (
+        remittance.strip("/ ") or None,
+        (values.get("NAME") or _part(counterpart, 2) or "").strip("/ ") or None,
+        (values.get("IBAN") or _part(counterpart, 0) or "").strip("/ ") or None,
+        (values.get("BIC") or _part(counterpart, 1) or "").strip("/ ") or None,
+        _known(values.get("EREF", "").strip("/ ")),
+        structured or None,
+        values.get("RTRN", "").strip("/ ") or None,
+        None,
+    )
 
 
 def _part(parts: list[str], index: int) -> str | None:
@@ -404,6 +554,17 @@ def _known(value: str | None) -> str | None:
 
 
 def _sepa(purpose: str) -> dict[str, str]:
-    """German SEPA keywords (``EREF+...SVWZ+...``) in a joined ``?20..?29`` purpose."""
-    pieces = _SEPA_KEYS.split(purpose)
-    return {key: value.strip() for key, value in zip(pieces[1::2], pieces[2::2], strict=True)}
+    """German SEPA keywords (``EREF+...SVWZ+...``) in a joined ``?20..?29`` purpose: the last
+    value of each keyword, stripped."""
+    pieces = _SEPA_PLUS.split(purpose)  # text (ending in the keyword), keyword, None, text...
+    count = len(pieces)
+    values: dict[str, str] = {}
+    if count == 1:
+        return values
+    key = pieces[1] or pieces[2]
+    for index in range(3, count - 3, 3):
+        following = pieces[index + 1] or pieces[index + 2]
+        values[key] = pieces[index][: -len(following)].strip()
+        key = following
+    values[key] = pieces[count - 1].strip()
+    return values
