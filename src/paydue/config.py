@@ -82,12 +82,28 @@ class Settings(BaseSettings):
     twilio_from: str | None = None
     twilio_messaging_service_sid: str | None = None
     twilio_base_url: str = "https://api.twilio.com"
-    twilio_status_callback_url: str | None = None
+    twilio_status_callback_url: str | None = Field(
+        default=None,
+        description="where Twilio posts delivery statuses; default PAYDUE_BASE_URL + "
+        "/inbound/channels/twilio/status (signatures are checked against PAYDUE_BASE_URL)",
+    )
     twilio_gather_url: str | None = Field(
-        default=None, description="where a call's 'press 1' answer is posted"
+        default=None,
+        description="where a call's 'press 1' answer is posted; default PAYDUE_BASE_URL + "
+        "/inbound/channels/twilio/gather",
     )
     sms_gateway_url: str | None = None
     sms_gateway_token: str | None = None
+    sms_gateway_callback_secret: str | None = Field(
+        default=None,
+        description="HMAC-SHA256 key of the gateway's delivery callbacks (X-Signature); unset: "
+        "the callback endpoint refuses every report",
+    )
+    email_bounce_token: str | None = Field(
+        default=None,
+        description="the bearer token a mail relay presents when it posts a bounce (DSN) to "
+        "/inbound/channels/email/bounce; unset: the endpoint refuses every bounce",
+    )
     sms_gateway_body_template: str = '{"to": "{to}", "text": "{text}", "reference": "{id}"}'
     vapid_private_key: str | None = None
     vapid_subject: str | None = Field(default=None, description="mailto: or https: contact")

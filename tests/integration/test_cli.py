@@ -264,6 +264,7 @@ def test_demo_sets_up_invoices_in_every_state_and_reuses_them(
     assert "http://127.0.0.1:8123/p/" in result.stdout
     assert "http://127.0.0.1:8123/b/" in result.stdout
     assert "Authorization: Bearer pd_" in result.stdout
+    assert f"outbox    {tmp_path.resolve() / 'outbox'}  (reminders on email, " in result.stdout
     again = CliRunner().invoke(app, ["demo", "--no-serve", "--db", str(db)])
     assert again.exit_code == 0, again.output
     engine = make_engine(f"sqlite:///{db}")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from paydue.adapters.channels.outbox import Outbox
 from paydue.adapters.db import migrate as db_migrate
 from paydue.adapters.db.records import Issuer
 from paydue.adapters.db.uow import UnitOfWork
@@ -154,6 +155,14 @@ def _print_demo(container: Container, issuer: Issuer, api_key: str) -> None:
     out.print(f"API key   [bold]{api_key}[/]  (a new one on every run)")
     out.print(f"API docs  {base}/docs")
     out.print(f"database  {shown_url(container.settings.database_url)}")
+    outboxed = sorted(n for n, ch in container.channels.items() if isinstance(ch, Outbox))
+    if outboxed:
+        folder = Path(container.settings.outbox_dir).resolve()
+        out.print(
+            f"outbox    {folder}  (reminders on {', '.join(outboxed)} are written there as "
+            "files, nothing is sent; PAYDUE_OUTBOX_DIR moves it)",
+            markup=False,
+        )
     shown: set[str] = set()
     for invoice in invoices:
         resource = invoice_svc.invoice_resource(invoice, container.links, today)

@@ -28,7 +28,9 @@ from paydue.web.api.v1 import (
     templates,
     webhooks,
 )
+from paydue.web.inbound import channels as channel_callbacks
 from paydue.web.inbound import routes as inbound
+from paydue.web.pay import push as push_pages
 from paydue.web.pay import routes as pay
 from paydue.worker.runner import InProcessWorker
 
@@ -78,6 +80,8 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
         app.include_router(router)
     app.include_router(badges.router)
     app.include_router(pay.router)
+    app.include_router(push_pages.router)
+    app.include_router(channel_callbacks.router)
     app.include_router(inbound.router)
     app.include_router(simulator.router)
     app.include_router(admin.router)

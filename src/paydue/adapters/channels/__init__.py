@@ -14,6 +14,7 @@ from paydue.adapters.channels.letter import LetterExport, PrintApiLetters
 from paydue.adapters.channels.outbox import Outbox
 from paydue.adapters.channels.push import WebPush
 from paydue.adapters.channels.sms import GatewaySms, TwilioSms
+from paydue.adapters.channels.twilio import GATHER_PATH, STATUS_CALLBACK_PATH
 from paydue.adapters.channels.voice import TwilioVoice
 from paydue.adapters.channels.webhook import WebhookChannel, derived_secret
 from paydue.adapters.clock import Clock
@@ -50,6 +51,7 @@ def configured(
             timeout=s.smtp_timeout_seconds,
         )
     twilio = s.twilio_account_sid and s.twilio_auth_token
+    status_callback = s.twilio_status_callback_url or s.base_url.rstrip("/") + STATUS_CALLBACK_PATH
     if twilio and (s.twilio_from or s.twilio_messaging_service_sid):
         assert s.twilio_account_sid is not None
         assert s.twilio_auth_token is not None
@@ -58,7 +60,7 @@ def configured(
             s.twilio_auth_token,
             from_number=s.twilio_from,
             messaging_service_sid=s.twilio_messaging_service_sid,
-            status_callback=s.twilio_status_callback_url,
+            status_callback=status_callback,
             base_url=s.twilio_base_url,
             timeout=timeout,
         )
@@ -76,8 +78,8 @@ def configured(
             s.twilio_account_sid,
             s.twilio_auth_token,
             from_number=s.twilio_from,
-            gather_url=s.twilio_gather_url,
-            status_callback=s.twilio_status_callback_url,
+            gather_url=s.twilio_gather_url or s.base_url.rstrip("/") + GATHER_PATH,
+            status_callback=status_callback,
             base_url=s.twilio_base_url,
             timeout=timeout,
         )

@@ -12,6 +12,8 @@ JSON strings, so the values are always escaped correctly), with ``Authorization:
 provider id is read from the answer's ``id_field`` (default ``id``), else the message id.
 Delivery callbacks of such a gateway are verified with :func:`verify_gateway_signature`: a
 hex HMAC-SHA256 of the raw body in a header (``X-Signature``, optionally ``sha256=``-prefixed).
+The callback is a JSON object naming the message (``reference``, the ``{id}`` sent) and its
+``status``, read by :func:`gateway_report`.
 """
 
 from __future__ import annotations
@@ -142,3 +144,29 @@ def verify_gateway_signature(secret: str, body: bytes, header: str | None) -> bo
         return False
     given = header.strip().removeprefix("sha256=").lower()
     return hmac.compare_digest(gateway_signature(secret, body), given)
+
+
+GATEWAY_OUTCOMES = {
+    "delivered": "delivered",
+    "undelivered": "failed",
+    "failed": "failed",
+    "expired": "failed",
+    "rejected": "failed",
+    "bounced": "bounced",
+    "invalid_number": "bounced",
+}
+
+
+def gateway_report(report: object) -> tuple[str, str | None]:
+    """A gateway's delivery callback (``{"reference": "<message id>", "status": "delivered"}``)
+    as (message id, outcome); the outcome is None for a status that is not final (accepted,
+    sent…). ``ValueError`` names what is missing."""
+    if not isinstance(report, dict):
+        raise ValueError("the report is not a JSON object")
+    reference = report.get("reference") or report.get("message_id")
+    if not isinstance(reference, str) or not reference:
+        raise ValueError("reference: the message id is missing")
+    status = report.get("status")
+    if not isinstance(status, str) or not status:
+        raise ValueError("status: missing")
+    return reference, GATEWAY_OUTCOMES.get(status.strip().lower())

@@ -25,6 +25,10 @@ from paydue.adapters.channels import _http
 from paydue.adapters.channels.base import SendResult
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
+STATUS_CALLBACK_PATH = "/inbound/channels/twilio/status"
+"""Where paydue takes Twilio's message and call statuses (under ``PAYDUE_BASE_URL``)."""
+GATHER_PATH = "/inbound/channels/twilio/gather"
+"""Where paydue takes a reminder call's "press 1" (under ``PAYDUE_BASE_URL``)."""
 API_VERSION = "2010-04-01"
 MINOR_UNIT_DIGITS = {"JPY": 0, "KRW": 0}
 
@@ -133,3 +137,28 @@ def verify_signature(auth_token: str, url: str, params: Params, header: str | No
         hmac.compare_digest(signature(auth_token, variant, params), header)
         for variant in _url_variants(url)
     )
+
+
+HARD_ERRORS = frozenset({"21211", "21614", "30005", "30006"})
+"""Twilio error codes that say the number will not work: invalid or not a mobile number,
+unknown handset, landline or unreachable carrier."""
+_CALL_FAILED = frozenset({"busy", "no-answer", "failed", "canceled"})
+
+
+def delivery_outcome(params: Params) -> str | None:
+    """What a status callback says about delivery, in paydue's words: ``delivered``, ``failed``
+    (undelivered or not answered), ``bounced`` (a number that will not work), or None for an
+    intermediate status (queued, sent, ringing…). SMS callbacks carry ``MessageStatus``, call
+    callbacks ``CallStatus``."""
+    values = dict(_pairs(params))
+    status = (values.get("MessageStatus") or values.get("SmsStatus") or "").lower()
+    if status:
+        if status in ("delivered", "read"):
+            return "delivered"
+        if status in ("undelivered", "failed"):
+            return "bounced" if values.get("ErrorCode", "") in HARD_ERRORS else "failed"
+        return None
+    call = (values.get("CallStatus") or "").lower()
+    if call == "completed":
+        return "delivered"
+    return "failed" if call in _CALL_FAILED else None

@@ -72,6 +72,15 @@ class Dsn:
     def status(self) -> str:
         return self.first.status
 
+    @property
+    def outcome(self) -> str | None:
+        """In paydue's words: ``bounced`` (failed for good), ``failed`` (failed, but the address
+        may work), ``delivered``, or None (delayed, relayed, expanded: not final)."""
+        first = self.first
+        if first.action == "failed":
+            return "bounced" if first.permanent else "failed"
+        return "delivered" if first.action == "delivered" else None
+
 
 def _field(block: Message, name: str) -> str | None:
     value = block.get(name)
