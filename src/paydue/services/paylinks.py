@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from paydue.adapters.db.paylinks import PageView
 from paydue.adapters.db.records import Invoice, PayLink
 from paydue.adapters.db.uow import UnitOfWork
 from paydue.domain import events as ev
@@ -183,12 +184,18 @@ def look_at_pay_link(
 ) -> Opened:
     """What opening the link would show, reading only: ``SHOW`` still needs ``count_open``,
     which may refuse it. ``tan_verified`` may be a check of the found link (the page's TAN
-    pass). The pay page reads in a read-only transaction and counts in a short write
-    transaction of one conditional ``UPDATE``, so on SQLite the write lock is held only that
-    long."""
+    pass)."""
     link = find_link(uow, token)
     invoice = get_invoice(uow, link.issuer_id, link.invoice_id)
-    now: datetime = uow.now()
+    return _decide(link, invoice, uow.now(), tan_verified)
+
+
+def _decide(
+    link: PayLink,
+    invoice: Invoice,
+    now: datetime,
+    tan_verified: bool | Callable[[PayLink], bool],
+) -> Opened:
     if invoice.status == InvoiceStatus.CANCELLED:
         return Opened(OpenOutcome.REFUSED, link, invoice, Refusal.INVOICE_CANCELLED)
     paid = invoice.status in (InvoiceStatus.PAID, InvoiceStatus.OVERPAID)
@@ -208,6 +215,24 @@ def look_at_pay_link(
     return Opened(OpenOutcome.SHOW, link, invoice)
 
 
+def open_for_page(
+    uow: UnitOfWork, token: str, *, tan_verified: bool | Callable[[PayLink], bool]
+) -> tuple[Opened, PageView]:
+    """The pay page's open, in two statements: link, invoice, payer and issuer read in one
+    query, and, when the page would be shown, the open counted by one conditional
+    ``UPDATE … RETURNING`` that applies the refusal rules again in SQL (the limit holds under
+    concurrency; a link revoked, expired or used up since the read is refused). The caller
+    commits. Same outcomes as ``open_pay_link``."""
+    view = uow.pay_links.page_view(hash_token(token))
+    if view is None:
+        raise NotFound("this payment link does not exist", code="pay_link_not_found")
+    now: datetime = uow.now()
+    opened = _decide(view.link, view.invoice, now, tan_verified)
+    if opened.outcome != OpenOutcome.SHOW or uow.pay_links.count_open_if_usable(opened.link, now):
+        return opened, view
+    return _refused_now(uow, opened, now), view
+
+
 def count_open(uow: UnitOfWork, opened: Opened) -> Opened:
     """Count the open of a link ``look_at_pay_link`` would show: one conditional ``UPDATE``
     (under the limit, not revoked). Refused when the limit was reached or the link revoked
@@ -217,6 +242,13 @@ def count_open(uow: UnitOfWork, opened: Opened) -> Opened:
     link, now = opened.link, uow.now()
     if uow.pay_links.count_open(link, now):
         return opened
+    return _refused_now(uow, opened, now)
+
+
+def _refused_now(uow: UnitOfWork, opened: Opened, now: datetime) -> Opened:
+    """Why an open that the conditional update did not count was refused, from the link as it
+    is now."""
+    link = opened.link
     current = uow.pay_links.get(link.issuer_id, link.id) or link
     reason = refusal(state_of(current), now, counting_open=True) or Refusal.TOO_MANY_OPENS
     return Opened(OpenOutcome.REFUSED, current, opened.invoice, reason)

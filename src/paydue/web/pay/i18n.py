@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from io import BytesIO
 from pathlib import Path
 
@@ -83,12 +83,14 @@ def _locale(language: str) -> Locale:
     return Locale.parse(language)
 
 
+@lru_cache(maxsize=4096)
 def money(amount: int, currency: str, language: str) -> str:
     """An amount in minor units as the payer's locale writes it (``1.234,50 €``)."""
     value: Decimal = Money(amount, currency).to_decimal()
     return format_currency(value, currency, locale=_locale(language))
 
 
+@lru_cache(maxsize=4096)
 def long_date(value: date, language: str) -> str:
     return format_date(value, format="long", locale=_locale(language))
 

@@ -10,10 +10,13 @@ that is not final it reloads itself (``<meta http-equiv=refresh>``, no script).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+import threading
+import weakref
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -52,6 +55,17 @@ templates = Environment(
 )
 CSS = (Path(__file__).with_name("static") / "pay.css").read_bytes()
 RESULT_REFRESH_SECONDS = 2
+LANGUAGE_LINKS = tuple((code, i18n.language_name(code)) for code in i18n.LANGUAGES)
+
+# Rendered pay pages, per database (so per container), by everything that decides their text:
+# the template, language, path and the stored values the page shows (``PageView.content``).
+# The per-response parts, the CSP nonce and the CSRF field, are rendered as these random marks
+# and filled in for each response.
+PAGE_CACHE_SIZE = 1024
+_NONCE_MARK = secrets.token_hex(16)
+_CSRF_MARK = secrets.token_hex(16)
+_page_cache: weakref.WeakKeyDictionary[sa.Engine, dict[Hashable, str]] = weakref.WeakKeyDictionary()
+_page_cache_lock = threading.Lock()
 
 REFUSALS = {
     Refusal.REVOKED: N_("This payment link was withdrawn."),
@@ -106,22 +120,55 @@ class Page:
         form_origins: frozenset[str] = frozenset(),
         **context: Any,
     ) -> HTMLResponse:
+        csrf = csrf_field(self.c.settings.secret_bytes, self.cookie)
+        return self._response(self._html(template, self.nonce, csrf, context), status, form_origins)
+
+    def render_cached(
+        self,
+        key: Hashable,
+        template: str,
+        *,
+        form_origins: frozenset[str] = frozenset(),
+        context: Callable[[], dict[str, Any]],
+    ) -> HTMLResponse:
+        """``render`` of a page whose text depends only on ``key`` (which must hold everything
+        that decides it but the nonce and the CSRF field): rendered once, with marks in place of
+        those two, then filled in per response. ``context`` is only called to render."""
+        cache = _page_cache.get(self.c.engine)
+        if cache is None:
+            with _page_cache_lock:
+                cache = _page_cache.setdefault(self.c.engine, {})
+        full_key = (id(self.c), template, self.lang, self.request.url.path, key)
+        html = cache.get(full_key)
+        if html is None:
+            html = self._html(template, _NONCE_MARK, _CSRF_MARK, context())
+            with _page_cache_lock:
+                if len(cache) >= PAGE_CACHE_SIZE:
+                    cache.pop(next(iter(cache)))
+                cache[full_key] = html
+        csrf = csrf_field(self.c.settings.secret_bytes, self.cookie)
+        filled = html.replace(_NONCE_MARK, self.nonce).replace(_CSRF_MARK, csrf)
+        return self._response(filled, 200, form_origins)
+
+    def _html(self, template: str, nonce: str, csrf: str, context: dict[str, Any]) -> str:
         t = i18n.translations(self.lang)
-        brand = branding.branding_of(self.issuer) if self.issuer is not None else None
-        html = templates.get_template(template).render(
+        lang = self.lang
+        return templates.get_template(template).render(
             _=t.gettext,
             ngettext=t.ngettext,
             gettext=t.gettext,
-            lang=self.lang,
-            languages=[(code, i18n.language_name(code)) for code in i18n.LANGUAGES],
+            lang=lang,
+            languages=LANGUAGE_LINKS,
             here=self.request.url.path,
-            brand=brand,
-            nonce=self.nonce,
-            csrf=csrf_field(self.c.settings.secret_bytes, self.cookie),
-            money=lambda amount, currency: i18n.money(amount, currency, self.lang),
-            long_date=lambda d: i18n.long_date(d, self.lang),
+            brand=branding.branding_of(self.issuer) if self.issuer is not None else None,
+            nonce=nonce,
+            csrf=csrf,
+            money=lambda amount, currency: i18n.money(amount, currency, lang),
+            long_date=lambda d: i18n.long_date(d, lang),
             **{"switch_to": None, **context},
         )
+
+    def _response(self, html: str, status: int, form_origins: frozenset[str]) -> HTMLResponse:
         response = HTMLResponse(html, status, headers=page_headers(self.nonce, form_origins))
         set_csrf_cookie(response, self.cookie, secure=self.c.settings.base_url.startswith("https"))
         return response
@@ -177,16 +224,13 @@ def _show(
     tan_verified: bool | Callable[[PayLink], bool],
     tan_error: str | None = None,
 ) -> HTMLResponse:
-    # Read in a read-only transaction, then count the open in a write transaction of one
-    # conditional UPDATE: on SQLite the write lock is held only for that statement.
-    with c.uow(readonly=True) as uow:
-        opened = svc.look_at_pay_link(uow, token, tan_verified=tan_verified)
-        issuer = uow.issuers.get(opened.invoice.issuer_id)
-    assert issuer is not None
-    if opened.outcome == svc.OpenOutcome.SHOW:
-        with c.uow() as uow:
-            opened = svc.count_open(uow, opened)
+    # One write transaction of two statements: the link with its invoice, payer and issuer,
+    # and the conditional UPDATE that counts the open (the refusal rules applied again in SQL).
+    with c.uow() as uow:
+        opened, view = svc.open_for_page(uow, token, tan_verified=tan_verified)
+        if opened.outcome == svc.OpenOutcome.SHOW:
             uow.commit()
+    issuer = view.issuer
     invoice, link = opened.invoice, opened.link
     if opened.outcome == svc.OpenOutcome.NEED_TAN:
         # Before its TAN, a link shows nothing of the invoice, not even the issuer's look.
@@ -210,16 +254,19 @@ def _show(
         return page.render(
             "paid.html", title=N_("Already paid"), invoice=invoice, switch_to=f"/p/{token}"
         )
-    return page.render(
+    return page.render_cached(
+        (token, view.content),
         "page.html",
-        switch_to=f"/p/{token}",
         form_origins=_form_origins(c),
-        title=N_("Pay your invoice"),
-        invoice=invoice,
-        due=outstanding(invoice.status, invoice.amount, invoice.amount_paid),
-        methods=_methods(c, issuer, invoice),
-        action=f"/p/{token}/pay",
-        bank=_bank_details(issuer, invoice, link, token),
+        context=lambda: {
+            "switch_to": f"/p/{token}",
+            "title": N_("Pay your invoice"),
+            "invoice": invoice,
+            "due": outstanding(invoice.status, invoice.amount, invoice.amount_paid),
+            "methods": _methods(c, issuer, invoice),
+            "action": f"/p/{token}/pay",
+            "bank": _bank_details(issuer, invoice, link, token),
+        },
     )
 
 
