@@ -8,6 +8,7 @@ unit of work.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 
 from paydue.adapters.db.records import Invoice, Issuer
@@ -173,7 +174,8 @@ def _apply_allocation(
     cancelled = invoice.status == InvoiceStatus.CANCELLED
     status = derive_status(invoice.amount, paid, cancelled=cancelled)
     uow.invoices.set_paid_state(issuer.id, invoice.id, amount_paid=paid, status=status, now=now)
-    updated = get_invoice(uow, issuer.id, invoice.id)
+    # What the update wrote, without reading the row back.
+    updated = replace(invoice, amount_paid=paid, status=status, updated_at=now)
     changed = status_event(invoice.status, status)
     if changed is not None:
         resource = invoice_resource(updated, links, issuer_today(issuer, now))

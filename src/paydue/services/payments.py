@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from paydue.adapters.db.records import Invoice, Issuer, Job, PayLink, Payment, ProviderEvent
@@ -215,7 +215,7 @@ def receive_notification(
 
     Raises ``NotificationError`` (signature, staleness, unreadable body: nothing stored) and
     ``NotFound`` for an unknown issuer."""
-    if uow.issuers.get(issuer_id) is None:
+    if not uow.payments.issuer_exists(issuer_id):
         raise NotFound(f"no issuer {issuer_id!r}", code="issuer_not_found")
     now = uow.now()
     provider.verify_notification(issuer_id, body, headers, now)
@@ -241,6 +241,11 @@ def receive_notification(
     return stored
 
 
+Finished = list[tuple[ProviderEvent, str, str]]
+"""Notifications applied in a transaction whose stored status is still to be written: (event,
+status, outcome)."""
+
+
 def apply_notification(
     uow: UnitOfWork,
     links: PublicLinks,
@@ -248,30 +253,66 @@ def apply_notification(
     issuer_id: str,
     provider_name: str,
     event_id: str,
+    *,
+    finished: Finished | None = None,
+    issuers: dict[str, Issuer] | None = None,
 ) -> str:
     """Apply one stored notification; returns what it did, which is also stored on it. A
-    notification applied before does nothing."""
-    event = uow.payments.get_event(issuer_id, provider_name, event_id, for_update=True)
+    notification applied before does nothing.
+
+    The notification and its payment are locked in one query. ``finished``, when given,
+    collects the notification's new status for the caller to write (``finish_events``) in this
+    same transaction, with the others of its batch; ``issuers`` caches the issuers read in this
+    transaction."""
+    found = uow.payments.event_with_payment(issuer_id, provider_name, event_id)
+    if found is not None:
+        event: ProviderEvent | None
+        event, locked = found
+    else:
+        event, locked = (
+            uow.payments.get_event(issuer_id, provider_name, event_id, for_update=True),
+            None,
+        )
     if event is None or event.status != "received":
         return "nothing to do"
+    outcome: tuple[str, str]
     provider = providers.get(provider_name)
     if provider is None:
-        return _finish(uow, event, "ignored", f"no provider {provider_name!r} here")
-    notification = provider.parse_notification(event.payload)
-    payment = uow.payments.get(issuer_id, notification.reference, for_update=True)
-    if payment is None or payment.provider != provider_name:
-        return _finish(uow, event, "ignored", "no payment of this issuer has this reference")
-    return _finish(uow, event, "processed", _apply(uow, links, payment, notification))
+        outcome = "ignored", f"no provider {provider_name!r} here"
+    else:
+        notification = provider.parse_notification(event.payload)
+        payment = (
+            locked
+            if locked is not None and locked.id == notification.reference
+            else uow.payments.get(issuer_id, notification.reference, for_update=True)
+        )
+        if payment is None or payment.provider != provider_name:
+            outcome = "ignored", "no payment of this issuer has this reference"
+        else:
+            outcome = "processed", _apply(uow, links, payment, notification, issuers)
+    status, what = outcome
+    if finished is not None:
+        finished.append((event, status, what))
+    else:
+        uow.payments.finish_event(event, status, what, uow.now())
+    return what
 
 
-def _finish(uow: UnitOfWork, event: ProviderEvent, status: str, outcome: str) -> str:
-    uow.payments.finish_event(event, status, outcome, uow.now())
-    return outcome
+def _as_updated(payment: Payment, values: Mapping[str, Any]) -> Payment:
+    """The payment as ``values`` leave it (what ``update`` would read back)."""
+    return replace(payment, **{**values, "status": PaymentStatus(values["status"])})
 
 
-def _apply(uow: UnitOfWork, links: PublicLinks, payment: Payment, n: Notification) -> str:
+def _apply(
+    uow: UnitOfWork,
+    links: PublicLinks,
+    payment: Payment,
+    n: Notification,
+    issuers: dict[str, Issuer] | None,
+) -> str:
     """Move a locked payment to the notified state; the state machine decides what is allowed:
-    a repeat is a no-op, a late "pending" after a final state is ignored."""
+    a repeat is a no-op, a late "pending" after a final state is ignored. The payment row is
+    written once, with everything the notification changes on it."""
     try:
         if not transition(payment.status, n.status):
             return f"no change: already {payment.status.value}"
@@ -295,25 +336,38 @@ def _apply(uow: UnitOfWork, links: PublicLinks, payment: Payment, n: Notificatio
             review = f"the provider took {taken} for a payment of {asked}"
     if review is not None:
         values.update(received_amount=n.amount, received_currency=n.currency, review_reason=review)
-    updated = uow.payments.update(payment, values)
-    _record(uow, f"payment.{n.status.value}", updated)
+    _record(uow, f"payment.{n.status.value}", _as_updated(payment, values))
     if n.status == PaymentStatus.SUCCEEDED and review is None:
-        updated, review = _book(uow, links, updated)
+        credit_id, review = _book(uow, links, payment, issuers)
+        if review is None:
+            values["credit_id"] = credit_id
+        else:
+            values.update(
+                received_amount=payment.amount,
+                received_currency=payment.currency,
+                review_reason=review[:200],
+            )
+    uow.payments.set_values(payment, values)
     if review is not None:
-        _record(uow, ev.PAYMENT_REVIEW_REQUIRED, updated)
+        _record(uow, ev.PAYMENT_REVIEW_REQUIRED, _as_updated(payment, values))
         return f"{n.status.value}, held for review: {review}"
     if n.status == PaymentStatus.FAILED and payment.pay_link_id is not None:
-        link = uow.pay_links.get(payment.issuer_id, payment.pay_link_id)
-        if link is not None:
-            uow.pay_links.record_failed_payment(link)
+        uow.pay_links.record_failed_payment_of(payment.issuer_id, payment.pay_link_id)
     return n.status.value
 
 
-def _book(uow: UnitOfWork, links: PublicLinks, payment: Payment) -> tuple[Payment, str | None]:
-    """Book a succeeded payment as a credit allocated to its invoice. An invoice that takes no
-    payment any more (cancelled) leaves the money recorded on the payment, for review."""
-    issuer = uow.issuers.get(payment.issuer_id)
-    assert issuer is not None
+def _book(
+    uow: UnitOfWork, links: PublicLinks, payment: Payment, issuers: dict[str, Issuer] | None
+) -> tuple[str | None, str | None]:
+    """Book a succeeded payment as a credit allocated to its invoice: (credit id, None). An
+    invoice that takes no payment any more (cancelled) leaves the money recorded on the
+    payment, for review: (None, why)."""
+    issuer = issuers.get(payment.issuer_id) if issuers is not None else None
+    if issuer is None:
+        issuer = uow.issuers.get(payment.issuer_id)
+        assert issuer is not None
+        if issuers is not None:
+            issuers[issuer.id] = issuer
     try:
         credit_id, _ = allocate_credit(
             uow,
@@ -327,16 +381,8 @@ def _book(uow: UnitOfWork, links: PublicLinks, payment: Payment) -> tuple[Paymen
             note=f"payment {payment.id} ({payment.provider} {payment.method})",
         )
     except Conflict as exc:
-        review = exc.message
-        return uow.payments.update(
-            payment,
-            {
-                "received_amount": payment.amount,
-                "received_currency": payment.currency,
-                "review_reason": review[:200],
-            },
-        ), review
-    return uow.payments.update(payment, {"credit_id": credit_id}), None
+        return None, exc.message
+    return credit_id, None
 
 
 class PipelineContext(Protocol):
@@ -354,14 +400,15 @@ def process_notifications(ctx: PipelineContext, jobs: Sequence[Job], worker_id: 
     """The handler of ``payment.notification`` jobs. The claimed batch is applied in one
     transaction and its jobs finished in that same transaction (fenced), so the commit, the
     event-sequence reservation and the round trips of the commit are paid once per batch, not
-    once per job. If any job fails, or the worker lost the lease of any of them, the whole
-    transaction is rolled back and the jobs go one transaction each, as below: a worker that
-    lost a lease rolls that job's effects back and leaves it to the worker that took it over."""
+    once per job; the notifications' stored status is written for the batch at once, and each
+    issuer is read once. If any job fails, or the worker lost the lease of any of them, the
+    whole transaction is rolled back and the jobs go one transaction each, as below: a worker
+    that lost a lease rolls that job's effects back and leaves it to the worker that took it
+    over."""
     if len(jobs) > 1:
         try:
             with ctx.uow() as uow:
-                for job in jobs:
-                    _apply_job(ctx, uow, job)
+                _apply_jobs(ctx, uow, jobs)
                 if len(uow.jobs.finish_many(jobs, worker_id, uow.now())) == len(jobs):
                     uow.commit()
                     return
@@ -370,23 +417,29 @@ def process_notifications(ctx: PipelineContext, jobs: Sequence[Job], worker_id: 
             log.warning("a batch of %d notifications failed; one by one now", len(jobs))
     for job in jobs:
         with ctx.uow() as uow:
-            _apply_job(ctx, uow, job)
+            _apply_jobs(ctx, uow, [job])
             if job.id in uow.jobs.finish_many([job], worker_id, uow.now()):
                 uow.commit()
             else:
                 uow.rollback()
 
 
-def _apply_job(ctx: PipelineContext, uow: UnitOfWork, job: Job) -> None:
-    payload = job.payload or {}
-    apply_notification(
-        uow,
-        ctx.links,
-        ctx.providers,
-        job.issuer_id,
-        str(payload.get("provider")),
-        str(payload.get("event_id")),
-    )
+def _apply_jobs(ctx: PipelineContext, uow: UnitOfWork, jobs: Sequence[Job]) -> None:
+    finished: Finished = []
+    issuers: dict[str, Issuer] = {}
+    for job in jobs:
+        payload = job.payload or {}
+        apply_notification(
+            uow,
+            ctx.links,
+            ctx.providers,
+            job.issuer_id,
+            str(payload.get("provider")),
+            str(payload.get("event_id")),
+            finished=finished,
+            issuers=issuers,
+        )
+    uow.payments.finish_events(finished, uow.now())
 
 
 def set_methods(

@@ -9,8 +9,11 @@ import sqlalchemy as sa
 
 from paydue.adapters.db.dialect import insert
 from paydue.adapters.db.records import Payment, ProviderEvent, from_row
-from paydue.adapters.db.tables import payments, provider_events, simulator_charges
+from paydue.adapters.db.tables import issuers, payments, provider_events, simulator_charges
 from paydue.domain.payments import PaymentStatus
+
+_EVENT_KEYS = tuple(provider_events.c.keys())
+_PAYMENT_KEYS = tuple(payments.c.keys())
 
 
 def _payment(row: Any) -> Payment:
@@ -63,7 +66,45 @@ class PaymentRepository:
         ).one()
         return _payment(row)
 
+    def set_values(self, payment: Payment, values: dict[str, Any]) -> None:
+        """``update`` without reading the row back (the caller knows what it wrote)."""
+        self.conn.execute(
+            sa.update(payments)
+            .where(payments.c.issuer_id == payment.issuer_id, payments.c.id == payment.id)
+            .values(**values)
+        )
+
     # --- provider notifications ---------------------------------------------------------------
+
+    def issuer_exists(self, issuer_id: str) -> bool:
+        """Whether notifications may be stored for ``issuer_id`` (reads only its id)."""
+        found = self.conn.execute(sa.select(issuers.c.id).where(issuers.c.id == issuer_id))
+        return found.first() is not None
+
+    def event_with_payment(
+        self, issuer_id: str, provider: str, event_id: str
+    ) -> tuple[ProviderEvent, Payment] | None:
+        """A stored notification and the payment it names (its ``payment_id``), both locked
+        (``FOR UPDATE``), in one query; None when either is missing (look them up one by one
+        then)."""
+        pe = provider_events.c
+        stmt = (
+            sa.select(provider_events, payments)
+            .join(
+                payments,
+                sa.and_(payments.c.issuer_id == pe.issuer_id, payments.c.id == pe.payment_id),
+            )
+            .where(pe.issuer_id == issuer_id, pe.provider == provider, pe.event_id == event_id)
+            .with_for_update()
+        )
+        row = self.conn.execute(stmt).first()
+        if row is None:
+            return None
+        values = tuple(row)
+        n = len(_EVENT_KEYS)
+        event = ProviderEvent(**dict(zip(_EVENT_KEYS, values[:n], strict=True)))
+        found = dict(zip(_PAYMENT_KEYS, values[n:], strict=True))
+        return event, Payment(**{**found, "status": PaymentStatus(found["status"])})
 
     def add_event(self, values: dict[str, Any]) -> bool:
         """Store a notification once per (provider, event id); False when it was stored
@@ -102,6 +143,36 @@ class PaymentRepository:
                 provider_events.c.event_id == event.event_id,
             )
             .values(status=status, outcome=outcome[:300], processed_at=now)
+        )
+
+    def finish_events(self, finished: list[tuple[ProviderEvent, str, str]], now: datetime) -> None:
+        """``finish_event`` for many notifications in one round of statements."""
+        if not finished:
+            return
+        pe = provider_events.c
+        self.conn.execute(
+            sa.update(provider_events)
+            .where(
+                pe.issuer_id == sa.bindparam("b_issuer_id"),
+                pe.provider == sa.bindparam("b_provider"),
+                pe.event_id == sa.bindparam("b_event_id"),
+            )
+            .values(
+                status=sa.bindparam("b_status"),
+                outcome=sa.bindparam("b_outcome"),
+                processed_at=sa.bindparam("b_processed_at", type_=pe.processed_at.type),
+            ),
+            [
+                {
+                    "b_issuer_id": event.issuer_id,
+                    "b_provider": event.provider,
+                    "b_event_id": event.event_id,
+                    "b_status": status,
+                    "b_outcome": outcome[:300],
+                    "b_processed_at": now,
+                }
+                for event, status, outcome in finished
+            ],
         )
 
     def events_of(self, issuer_id: str, payment_id: str) -> list[ProviderEvent]:
