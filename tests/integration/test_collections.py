@@ -18,9 +18,15 @@ from fastapi.testclient import TestClient
 
 from paydue.adapters.channels.base import OutboundMessage, SendResult
 from paydue.adapters.clock import SimulatedClock
-from paydue.adapters.db.tables import invoice_collection, message_invoices, messages
+from paydue.adapters.db.tables import (
+    allocations,
+    invoice_collection,
+    message_invoices,
+    messages,
+)
 from paydue.bootstrap import Container
 from paydue.services.collections import record_delivery, sweep
+from paydue.services.credits import reverse_credit
 from paydue.web.app import create_app
 from paydue.worker.runner import Worker
 from tests.conftest import IssuerHandle, invoice_body, new_issuer
@@ -294,6 +300,32 @@ def test_a_bounce_makes_the_next_sweep_try_the_next_channel(engine: Engine) -> N
     # the bounced address is not used again for the payer
     engine.days(date(2026, 12, 4), date(2026, 12, 4))
     assert engine.messages(invoice_id)[-1]["channel"] == "sms"
+
+
+def test_a_returned_payment_that_reopens_a_paid_invoice_resumes_its_follow_up(
+    engine: Engine,
+) -> None:
+    invoice_id = engine.invoice("RP-1", "2026-12-01", payer("RP"))
+    engine.at(date(2026, 11, 20))
+    engine.pay(invoice_id)
+    engine.days(date(2026, 11, 20), date(2026, 12, 2))
+    assert engine.sent(invoice_id) == []  # paid: no reminder
+
+    engine.at(date(2026, 12, 3))
+    with engine.container.engine.connect() as conn:
+        credit_id = conn.execute(
+            sa.select(allocations.c.credit_id).where(allocations.c.invoice_id == invoice_id)
+        ).scalar_one()
+    with engine.container.uow() as uow:
+        issuer = uow.issuers.get(engine.issuer.id)
+        assert issuer is not None
+        reverse_credit(uow, engine.container.links, issuer, credit_id, reason="returned")
+        uow.commit()
+    engine.run()
+    engine.days(date(2026, 12, 4), date(2026, 12, 5))
+
+    # overdue by then: the due-date step is not sent late, the next one is
+    assert engine.sent(invoice_id) == [("2026-12-04", "email", 3, 1)]
 
 
 def test_the_agent_send_link_arrives_and_respects_the_contact_rules(engine: Engine) -> None:
