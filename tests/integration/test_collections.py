@@ -328,6 +328,47 @@ def test_a_returned_payment_that_reopens_a_paid_invoice_resumes_its_follow_up(
     assert engine.sent(invoice_id) == [("2026-12-04", "email", 3, 1)]
 
 
+def test_reminders_are_in_the_payers_language_and_a_failing_template_sends_nothing(
+    engine: Engine,
+) -> None:
+    german = engine.invoice("DE-1", "2026-12-01", payer("DE", language="de-AT"))
+    swedish = engine.invoice("SV-1", "2026-12-01", payer("SV", language="sv"))
+    engine.at(date(2026, 12, 1))
+    engine.run()
+    by_to = {m.to: m for m in engine.channels["email"].sent}
+    assert by_to["de@example.org"].subject == "Zahlung heute fällig: 123,45 €"
+    assert by_to["sv@example.org"].subject == "Payment due today: €123.45"  # English fallback
+    assert [m["language"] for m in engine.messages(german) + engine.messages(swedish)] == [
+        "de-AT",
+        "sv",
+    ]
+
+    custom = {
+        "name": "custom",
+        "steps": [{"offset_days": 3, "template": "no_such_text", "channels": ["email"]}],
+    }
+    r = engine.api.post("/v1/policies", json=custom, headers=engine.issuer.headers)
+    assert r.status_code == 201, r.text
+    r = engine.api.put(
+        f"/v1/invoices/{german}/policy",
+        json={"policy_id": r.json()["id"]},
+        headers=engine.issuer.headers,
+    )
+    assert r.status_code == 200, r.text
+    sent_before = len(engine.channels["email"].sent)
+    engine.days(date(2026, 12, 4), date(2026, 12, 4))
+
+    failed = engine.messages(german)[-1]
+    assert (failed["status"], failed["step_offset"]) == ("failed", 3)
+    assert failed["error"].startswith("template no_such_text/email/de: no template")
+    assert failed["text"] is None
+    assert [m.to for m in engine.channels["email"].sent[sent_before:]] == ["sv@example.org"]
+    events = engine.api.get("/v1/events?limit=100", headers=engine.issuer.headers).json()["data"]
+    mine = [e for e in events if e["data"].get("id") == failed["id"]]
+    assert [(e["type"], e["data"]["status"]) for e in mine] == [("message.failed", "failed")]
+    assert "text" not in mine[0]["data"]
+
+
 def test_the_agent_send_link_arrives_and_respects_the_contact_rules(engine: Engine) -> None:
     invoice_id = engine.invoice("L-1", "2026-12-20", payer("L", phone="+4915100000004"))
     h = engine.issuer.headers
