@@ -43,8 +43,9 @@ from paydue.adapters.db.collections import (
     PayerFollowUp,
     PayerKey,
 )
-from paydue.adapters.db.records import Invoice, Issuer, Job
+from paydue.adapters.db.records import Invoice, Issuer, Job, PayLink
 from paydue.adapters.db.uow import UnitOfWork
+from paydue.domain import events as ev
 from paydue.domain.channels import (
     CHANNEL_NAMES,
     Attempt,
@@ -78,13 +79,27 @@ from paydue.domain.errors import Conflict, InvalidInput, NotFound
 from paydue.domain.events import Event
 from paydue.domain.invoices import UNPAID, InvoiceStatus, outstanding
 from paydue.domain.money import Money
-from paydue.domain.templates import MessageInvoice, TemplateError, language_of
-from paydue.services.ids import new_id
+from paydue.domain.templates import (
+    MessageInvoice,
+    RenderedMessage,
+    TemplateError,
+    language_of,
+    template_name,
+)
+from paydue.services.ids import hash_token, new_id, new_token
 from paydue.services.invoices import get_invoice, issuer_today
 from paydue.services.links import PublicLinks
-from paydue.services.paylinks import create_pay_link
+from paydue.services.paylinks import create_pay_link, pay_link_resource
 from paydue.services.policies import Setup, load_setup, load_setups
-from paydue.services.templates import invoice_message_data, reminder_data, render_message
+from paydue.services.templates import (
+    Effective,
+    invoice_message_data,
+    reminder_data,
+    render,
+    render_message,
+    resolve,
+    variables,
+)
 
 log = logging.getLogger(__name__)
 
@@ -476,6 +491,7 @@ def _plan(
         for a in uow.collections.attempts(issuer_id, [r.invoice_id for r in group]):
             attempts.setdefault(a.invoice_id, []).append(a)
     updates: list[dict[str, Any]] = []
+    planned: list[_Planned] = []
     for key, group in groupby(rows, key=lambda r: (r.issuer_id, r.payer_id)):
         payer_rows = list(group)
         setup = setups[key[0]]
@@ -488,9 +504,14 @@ def _plan(
             contacts.get(key, []),
             today,
         )
-        planner = _PayerPlan(uow, setup, payer, now, today, links, secret, report, attempts)
+        planner = _PayerPlan(
+            uow, setup, payer, now, today, links, secret, report, attempts, planned
+        )
         updates.extend(planner.run(payer_rows))
-    uow.collections.update_states(updates)
+    untouched = _write_batch(uow, planned, links, secret)
+    uow.collections.update_states(
+        [u for u in updates if (u["issuer_id"], u["invoice_id"]) not in untouched]
+    )
 
 
 class _PayerPlan:
@@ -507,14 +528,15 @@ class _PayerPlan:
         secret: bytes,
         report: SweepReport,
         attempts: Mapping[str, list[AttemptRow]],
+        planned: list[_Planned],
     ) -> None:
         self.uow, self.setup, self.payer = uow, setup, payer
+        self.planned = planned
         self.now, self.today, self.links, self.secret = now, today, links, secret
         self.report, self.attempts = report, attempts
         self.next_at: dict[str, datetime | None] = {}
         self.sent: dict[str, set[int]] = {}
         self.hold_reason: dict[str, str | None] = {}
-        self.untouched: set[str] = set()
 
     def run(self, rows: Sequence[DueRow]) -> list[dict[str, Any]]:
         items: list[_Item] = []
@@ -547,7 +569,6 @@ class _PayerPlan:
                 "updated_at": self.now,
             }
             for row in rows
-            if row.invoice_id not in self.untouched
         ]
 
     def _later(self, at: datetime | None) -> datetime | None:
@@ -665,13 +686,12 @@ class _PayerPlan:
     def _write(
         self, reminder: Reminder, items: list[_Item], channel: Channel | None, explanation: str
     ) -> None:
-        """Write the message (queued, or skipped when no channel reaches the payer) once."""
-        uow, issuer_id = self.uow, self.payer.issuer_id
+        """Plan the message (queued, or skipped when no channel reaches the payer); the batch
+        writes it with the others (``_write_batch``), once."""
         lead = items[0]
-        message_id = new_id("msg")
         message = {
-            "issuer_id": issuer_id,
-            "id": message_id,
+            "issuer_id": self.payer.issuer_id,
+            "id": new_id("msg"),
             "kind": "reminder",
             "payer_id": self.payer.payer_id,
             "subject_key": lead.row.invoice_id,
@@ -682,34 +702,20 @@ class _PayerPlan:
             "to": self.payer.addresses.get(channel) if channel else None,
             "status": "queued" if channel else "skipped",
             "explanation": explanation,
+            "subject": None,
+            "body": None,
+            "html": None,
             "language": self.payer.language,
+            "pay_link_id": None,
+            "pay_url": None,
+            "error": None,
             "created_at": self.now,
             "updated_at": self.now,
         }
-        if not uow.collections.claim_message(message):
-            for item in items:
-                self.untouched.add(item.row.invoice_id)
-            return
-        claimed = uow.collections.claim_steps(
-            [
-                {
-                    "issuer_id": issuer_id,
-                    "message_id": message_id,
-                    "invoice_id": i.row.invoice_id,
-                    "step_offset": i.due.step.offset_days,
-                    "attempt": i.attempt,
-                }
-                for i in items
-            ]
+        self.planned.append(
+            _Planned(message, items, reminder, channel, self.setup.issuer, self.payer.name)
         )
-        for item in items:
-            if item.row.invoice_id not in claimed:
-                self.untouched.add(item.row.invoice_id)  # another sweep sent it
-        items = [i for i in items if i.row.invoice_id in claimed]
-        if not items:
-            uow.collections.drop_message(issuer_id, message_id)
-            return
-        for item in items:
+        for item in items:  # undone for the invoices another sweep claimed (left untouched)
             sent = self.sent.setdefault(item.row.invoice_id, set(item.row.sent_offsets))
             sent.add(item.due.step.offset_days)
             wait = (
@@ -718,57 +724,187 @@ class _PayerPlan:
                 else None
             )
             self._schedule(item.row, item.policy, sent, wait=wait)
-        if channel is None:
-            record_message_event(uow, issuer_id, message_id)
-            return
-        lines: list[MessageInvoice] = []
-        link_ids: dict[str, str] = {}
-        for item in items:
-            created = create_pay_link(
-                uow,
-                self.secret,
-                issuer_id,
-                item.row.invoice_id,
-                expires_in_hours=None,
-                max_opens=None,
-                max_failed_attempts=None,
-                require_tan=False,
-                channel=channel.value,
-            )
-            link_ids[item.row.invoice_id] = created.link.id
-            lines.append(
-                MessageInvoice(
-                    item.row.number,
-                    item.due.amount_due,
-                    item.row.due_date,
-                    self.links.pay_url(created.token),
-                )
-            )
-        uow.collections.set_pay_links(issuer_id, message_id, link_ids)
-        pay_url = lines[0].pay_link
-        assert pay_url is not None
-        values: dict[str, Any] = {"pay_link_id": link_ids[lead.row.invoice_id], "pay_url": pay_url}
-        data = reminder_data(
-            self.setup.issuer, self.payer.name, lines, pay_url, fee=reminder.step.fee
+
+
+@dataclass(slots=True)
+class _Planned:
+    """A message planned by the sweep, written with the rest of its batch."""
+
+    message: dict[str, Any]
+    items: list[_Item]
+    reminder: Reminder
+    channel: Channel | None
+    issuer: Issuer
+    payer_name: str
+    links: dict[str, tuple[str, str]] = field(default_factory=dict)  # invoice: (link id, token)
+
+
+class _Templates:
+    """Templates resolved once per (issuer, key, channel, language) in a batch."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.found: dict[tuple[str, str, str, str], Effective | TemplateError] = {}
+
+    def render(
+        self, issuer_id: str, key: str, channel: str, language: str, data: Any
+    ) -> RenderedMessage:
+        at = (issuer_id, key, channel, language)
+        found = self.found.get(at)
+        if found is None:
+            try:
+                found = resolve(self.uow, issuer_id, key, channel, language)
+            except TemplateError as exc:
+                found = exc
+            self.found[at] = found
+        if isinstance(found, TemplateError):
+            raise found
+        name = template_name(found.key, found.channel, found.language)
+        return render(found.source, variables(data, found.language), name=name, channel=channel)
+
+
+def _compose(p: _Planned, items: list[_Item], links: PublicLinks, templates: _Templates) -> None:
+    """The message's pay link and text (or its failure) for ``items``, into ``p.message``."""
+    message = p.message
+    assert p.channel is not None
+    lines = [
+        MessageInvoice(
+            i.row.number,
+            i.due.amount_due,
+            i.row.due_date,
+            links.pay_url(p.links[i.row.invoice_id][1]),
         )
-        try:
-            text = render_message(
-                uow,
-                self.setup.issuer,
-                reminder.step.template,
-                channel.value,
-                language_of(self.payer.language),
-                data,
+        for i in items
+    ]
+    pay_url = lines[0].pay_link
+    assert pay_url is not None
+    message["pay_link_id"] = p.links[items[0].row.invoice_id][0]
+    message["pay_url"] = pay_url
+    data = reminder_data(p.issuer, p.payer_name, lines, pay_url, fee=p.reminder.step.fee)
+    try:
+        text = templates.render(
+            message["issuer_id"],
+            p.reminder.step.template,
+            p.channel.value,
+            language_of(message["language"]),
+            data,
+        )
+    except TemplateError as exc:  # never send a broken message: it fails, saying why
+        message |= {"status": "failed", "error": str(exc)[:1000]}
+        message |= {"subject": None, "body": None, "html": None}
+        return
+    message |= {"status": "queued", "error": None}
+    message |= {"subject": _one_line(text.subject), "body": text.text, "html": text.html}
+
+
+def _write_batch(
+    uow: UnitOfWork, planned: Sequence[_Planned], links: PublicLinks, secret: bytes
+) -> set[tuple[str, str]]:
+    """Write the batch's planned messages in a few statements: the messages and their
+    ``message_invoices`` rows as multi-row ``INSERT … ON CONFLICT DO NOTHING`` (the unique keys
+    stay the claim: what another sweep took is left to it), then the pay links, the
+    ``message.send`` jobs and the events. Returns the (issuer, invoice) pairs left untouched."""
+    untouched: set[tuple[str, str]] = set()
+    if not planned:
+        return untouched
+    now = uow.now()
+    templates = _Templates(uow)
+    for p in planned:
+        if p.channel is not None:
+            p.links = {i.row.invoice_id: (new_id("pl"), new_token()) for i in p.items}
+            _compose(p, p.items, links, templates)
+    claimed = uow.collections.claim_messages([p.message for p in planned])
+    kept_planned = []
+    for p in planned:
+        if p.message["id"] in claimed:
+            kept_planned.append(p)
+        else:
+            untouched.update((p.message["issuer_id"], i.row.invoice_id) for i in p.items)
+    steps = uow.collections.claim_steps_of(
+        [
+            {
+                "issuer_id": p.message["issuer_id"],
+                "message_id": p.message["id"],
+                "invoice_id": i.row.invoice_id,
+                "step_offset": i.due.step.offset_days,
+                "attempt": i.attempt,
+                "pay_link_id": p.links[i.row.invoice_id][0] if p.links else None,
+            }
+            for p in kept_planned
+            for i in p.items
+        ]
+    )
+    link_rows: list[dict[str, Any]] = []
+    jobs: dict[str, list[dict[str, Any]]] = {}
+    dropped: dict[str, list[str]] = {}
+    for p in kept_planned:
+        message, issuer_id = p.message, p.message["issuer_id"]
+        items = [i for i in p.items if (message["id"], i.row.invoice_id) in steps]
+        untouched.update((issuer_id, i.row.invoice_id) for i in p.items if i not in items)
+        if not items:
+            dropped.setdefault(issuer_id, []).append(message["id"])
+            continue
+        if len(items) < len(p.items) and p.channel is not None:  # rare: text for those kept
+            _compose(p, items, links, templates)
+            uow.collections.update_message(
+                issuer_id,
+                message["id"],
+                {
+                    k: message[k]
+                    for k in (
+                        "status",
+                        "error",
+                        "subject",
+                        "body",
+                        "html",
+                        "pay_link_id",
+                        "pay_url",
+                    )
+                },
+                only_from=["queued"],
             )
-        except TemplateError as exc:  # never send a broken message: it fails, saying why
-            values |= {"status": "failed", "error": str(exc)[:1000]}
-            uow.collections.update_message(issuer_id, message_id, values, only_from=["queued"])
-            record_message_event(uow, issuer_id, message_id)
-            return
-        values |= {"subject": _one_line(text.subject), "body": text.text, "html": text.html}
-        uow.collections.update_message(issuer_id, message_id, values, only_from=["queued"])
-        record_message_event(uow, issuer_id, message_id)
-        uow.jobs.add(issuer_id, MESSAGE_SEND, self.now, payload={"message_id": message_id})
+        if p.channel is not None:
+            for item in items:
+                link_id, token = p.links[item.row.invoice_id]
+                row = {
+                    "issuer_id": issuer_id,
+                    "id": link_id,
+                    "invoice_id": item.row.invoice_id,
+                    "token_hash": hash_token(token),
+                    "is_primary": False,
+                    "channel": p.channel.value,
+                    "expires_at": None,
+                    "max_opens": None,
+                    "open_count": 0,
+                    "max_failed_attempts": None,
+                    "failed_attempts": 0,
+                    "tan_hash": None,
+                    "tan_failures": 0,
+                    "created_at": now,
+                }
+                link_rows.append(row)
+                link = PayLink(
+                    **{k: row[k] for k in PayLink.__dataclass_fields__ if k in row},
+                    revoked_at=None,
+                )
+                uow.record(
+                    issuer_id,
+                    Event(ev.PAYLINK_CREATED, link_id, pay_link_resource(link, None)),
+                )
+        stored = Message(
+            **{f: message.get(f) for f in Message.__dataclass_fields__}  # type: ignore[arg-type]
+        )
+        data = message_resource(stored, sorted(i.row.invoice_id for i in items))
+        data.pop("text")
+        uow.record(issuer_id, Event(f"message.{stored.status}", stored.id, data))
+        if stored.status == "queued":
+            jobs.setdefault(issuer_id, []).append({"message_id": stored.id})
+    for issuer_id, ids in dropped.items():
+        uow.collections.drop_messages(issuer_id, ids)
+    uow.pay_links.add_many(link_rows)
+    for issuer_id, payloads in jobs.items():
+        uow.jobs.add_many(issuer_id, MESSAGE_SEND, now, payloads)
+    return untouched
 
 
 def _one_line(subject: str | None) -> str | None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from paydue.adapters.db.bulk import insert_rows
@@ -72,6 +73,10 @@ class DueRow:
     paused: bool
     paused_until: date | None
     promise_to_pay_on: date | None
+    disputed_at: datetime | None
+    dispute_reason: str | None
+    payment_plan_until: date | None
+    payment_plan_note: str | None
     number: str
     status: str
     amount: int
@@ -145,6 +150,10 @@ _DUE_SELECT = sa.select(
     invoice_collection.c.paused,
     invoice_collection.c.paused_until,
     invoice_collection.c.promise_to_pay_on,
+    invoice_collection.c.disputed_at,
+    invoice_collection.c.dispute_reason,
+    invoice_collection.c.payment_plan_until,
+    invoice_collection.c.payment_plan_note,
     invoices.c.number,
     invoices.c.status,
     invoices.c.amount,
@@ -173,6 +182,29 @@ _DUE_SELECT = sa.select(
         ),
     )
 )
+
+
+_SWEEP_STATE_KEYS = frozenset(
+    {"issuer_id", "invoice_id", "sent_offsets", "next_action_at", "hold_reason", "updated_at"}
+)
+
+_PG_UPDATE_STATES = sa.text(
+    """
+    UPDATE invoice_collection AS c
+    SET sent_offsets = v.sent_offsets::jsonb, next_action_at = v.next_action_at,
+        hold_reason = v.hold_reason, updated_at = v.updated_at
+    FROM unnest(
+        CAST(:issuer_ids AS varchar[]), CAST(:invoice_ids AS varchar[]),
+        CAST(:sent_offsets AS text[]), CAST(:next_action_at AS timestamptz[]),
+        CAST(:hold_reasons AS varchar[]), CAST(:updated_at AS timestamptz[])
+    ) AS v(issuer_id, invoice_id, sent_offsets, next_action_at, hold_reason, updated_at)
+    WHERE c.issuer_id = v.issuer_id AND c.invoice_id = v.invoice_id
+    """
+)
+"""The sweep's follow-up states of a batch in one statement (PostgreSQL)."""
+
+_CHUNK = 500
+"""Rows per multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING``."""
 
 
 class CollectionRepository:
@@ -366,6 +398,20 @@ class CollectionRepository:
         ).first()
         return DueRow(**row._mapping) if row else None
 
+    def disputed(self, issuer_id: str, invoice_ids: Sequence[str]) -> set[str]:
+        """Which of the invoices are disputed."""
+        if not invoice_ids:
+            return set()
+        c = invoice_collection.c
+        rows = self.conn.execute(
+            sa.select(c.invoice_id).where(
+                c.issuer_id == issuer_id,
+                c.invoice_id.in_(list(invoice_ids)),
+                c.disputed_at.is_not(None),
+            )
+        ).all()
+        return {r.invoice_id for r in rows}
+
     def due_candidates(
         self, now: datetime, *, after: tuple[datetime, str, str] | None, limit: int
     ) -> list[tuple[datetime, str, str, str]]:
@@ -404,7 +450,48 @@ class CollectionRepository:
         return [DueRow(**r._mapping) for r in rows]
 
     def update_states(self, updates: Sequence[dict[str, Any]]) -> None:
-        """Each update names ``issuer_id`` and ``invoice_id`` and the columns to set."""
+        """Each update names ``issuer_id`` and ``invoice_id`` and the columns to set. The
+        sweep's updates (all with the same columns) go in one statement: on PostgreSQL an
+        ``UPDATE … FROM unnest(…)`` of one array per column, the same text whatever the batch;
+        elsewhere one executemany."""
+        if not updates:
+            return
+        if all(u.keys() == _SWEEP_STATE_KEYS for u in updates):
+            if self.conn.dialect.name == "postgresql":
+                self.conn.execute(
+                    _PG_UPDATE_STATES,
+                    {
+                        "issuer_ids": [u["issuer_id"] for u in updates],
+                        "invoice_ids": [u["invoice_id"] for u in updates],
+                        "sent_offsets": [orjson.dumps(u["sent_offsets"]).decode() for u in updates],
+                        "next_action_at": [u["next_action_at"] for u in updates],
+                        "hold_reasons": [u["hold_reason"] for u in updates],
+                        "updated_at": [u["updated_at"] for u in updates],
+                    },
+                )
+                return
+            c = invoice_collection.c
+            self.conn.execute(
+                sa.update(invoice_collection)
+                .where(
+                    c.issuer_id == sa.bindparam("k_issuer_id"),
+                    c.invoice_id == sa.bindparam("k_invoice_id"),
+                )
+                .values(
+                    {
+                        name: sa.bindparam(f"v_{name}", type_=c[name].type)
+                        for name in _SWEEP_STATE_KEYS - {"issuer_id", "invoice_id"}
+                    }
+                ),
+                [
+                    {
+                        ("k_" if k in ("issuer_id", "invoice_id") else "v_") + k: v
+                        for k, v in u.items()
+                    }
+                    for u in updates
+                ],
+            )
+            return
         for u in updates:
             values = {k: v for k, v in u.items() if k not in ("issuer_id", "invoice_id")}
             self.conn.execute(
@@ -476,6 +563,52 @@ class CollectionRepository:
             if self.conn.execute(stmt).first() is not None:
                 claimed.add(row["invoice_id"])
         return claimed
+
+    def claim_messages(self, rows: Sequence[dict[str, Any]]) -> set[str]:
+        """Insert the messages (dicts with the same keys) unless their (subject, step,
+        attempt) is taken, in multi-row statements; the ids of those that went in."""
+        claimed: set[str] = set()
+        for start in range(0, len(rows), _CHUNK):
+            stmt = (
+                insert(self.conn, messages)
+                .values(list(rows[start : start + _CHUNK]))
+                .on_conflict_do_nothing(
+                    index_elements=[
+                        messages.c.issuer_id,
+                        messages.c.subject_key,
+                        messages.c.step_offset,
+                        messages.c.attempt,
+                    ]
+                )
+                .returning(messages.c.id)
+            )
+            claimed.update(self.conn.execute(stmt).scalars())
+        return claimed
+
+    def claim_steps_of(self, rows: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
+        """``claim_steps`` for the rows of many messages in multi-row statements: the
+        (message_id, invoice_id) pairs that were claimed."""
+        claimed: set[tuple[str, str]] = set()
+        mi = message_invoices.c
+        for start in range(0, len(rows), _CHUNK):
+            stmt = (
+                insert(self.conn, message_invoices)
+                .values(list(rows[start : start + _CHUNK]))
+                .on_conflict_do_nothing(
+                    index_elements=[mi.issuer_id, mi.invoice_id, mi.step_offset, mi.attempt]
+                )
+                .returning(mi.message_id, mi.invoice_id)
+            )
+            claimed.update((r[0], r[1]) for r in self.conn.execute(stmt))
+        return claimed
+
+    def drop_messages(self, issuer_id: str, message_ids: Sequence[str]) -> None:
+        if message_ids:
+            self.conn.execute(
+                sa.delete(messages).where(
+                    messages.c.issuer_id == issuer_id, messages.c.id.in_(list(message_ids))
+                )
+            )
 
     def claim_message(self, row: dict[str, Any]) -> bool:
         """Insert a message unless its (subject, step, attempt) is taken; whether it went in."""
