@@ -42,6 +42,8 @@ MESSAGE_DELIVERED = "message.delivered"  # the service reported delivery
 MESSAGE_BOUNCED = "message.bounced"  # a hard bounce: the address is not used again
 MESSAGE_FAILED = "message.failed"  # refused, undelivered, or its template failed
 MESSAGE_SKIPPED = "message.skipped"  # no channel reaches the payer, or paid meanwhile
+PAYER_PUSH_SUBSCRIBED = "payer.push_subscribed"  # on the pay page: reminders by Web Push
+PAYER_PUSH_UNSUBSCRIBED = "payer.push_unsubscribed"  # stopped on the pay page: opted out
 WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
 
 EVENT_TYPES: frozenset[str] = frozenset(

@@ -25,12 +25,16 @@ leaves the others' alone; the unique keys are the last line of defence.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import groupby
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from paydue.adapters.channels.base import Channel as ChannelPort
@@ -76,7 +80,7 @@ from paydue.domain.dunning import (
     next_action_at,
 )
 from paydue.domain.errors import Conflict, InvalidInput, NotFound
-from paydue.domain.events import Event
+from paydue.domain.events import PAYER_PUSH_SUBSCRIBED, PAYER_PUSH_UNSUBSCRIBED, Event
 from paydue.domain.invoices import UNPAID, InvoiceStatus, outstanding
 from paydue.domain.money import Money
 from paydue.domain.templates import (
@@ -292,6 +296,119 @@ def _channel(name: object, where: str) -> str:
         raise InvalidInput(
             f"{where}: unknown channel {name!r} (known: {known})", details={"where": where}
         ) from None
+
+
+# --- Web Push subscriptions made on the pay page ----------------------------------------------
+
+MAX_PUSH_ENDPOINT = 1500  # the whole subscription is stored in ``payer_channels.address``
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _base64url(value: object, where: str, size: int) -> str:
+    """A base64url key of ``size`` bytes, as the browser gave it (without padding)."""
+    text = value.rstrip("=") if isinstance(value, str) else ""
+    raw = b""
+    if len(text) <= 200 and len(text) % 4 != 1 and _BASE64URL.fullmatch(text):
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if len(raw) != size:
+        raise InvalidInput(
+            f"{where}: a base64url key of {size} bytes is expected", details={"where": where}
+        )
+    return text
+
+
+def _https_url(value: object) -> bool:
+    if not isinstance(value, str) or len(value) > MAX_PUSH_ENDPOINT:
+        return False
+    try:
+        parts = urlsplit(value)
+        return parts.scheme == "https" and bool(parts.hostname) and parts.username is None
+    except ValueError:
+        return False
+
+
+def push_subscription(data: object) -> str:
+    """The browser's ``PushSubscription.toJSON()`` checked (an https endpoint, the P-256 key
+    ``p256dh`` and the 16-byte ``auth`` secret, base64url) and returned as the JSON stored as
+    the payer's push address; anything else is refused naming the field."""
+    if not isinstance(data, Mapping):
+        raise InvalidInput(
+            "the push subscription is not a JSON object", details={"where": "subscription"}
+        )
+    endpoint = data.get("endpoint")
+    if not _https_url(endpoint):
+        raise InvalidInput(
+            f"endpoint: an https:// URL of at most {MAX_PUSH_ENDPOINT} characters is expected",
+            details={"where": "endpoint"},
+        )
+    keys = data.get("keys")
+    if not isinstance(keys, Mapping):
+        raise InvalidInput("keys: the keys p256dh and auth are expected", details={"where": "keys"})
+    p256dh = _base64url(keys.get("p256dh"), "keys.p256dh", 65)
+    auth = _base64url(keys.get("auth"), "keys.auth", 16)
+    return json.dumps(
+        {"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}}, separators=(",", ":")
+    )
+
+
+def set_push_subscription(uow: UnitOfWork, invoice: Invoice, subscription: object) -> None:
+    """The payer of ``invoice`` subscribed to reminders by push on its pay page: the
+    subscription becomes their push address, with their consent (an earlier opt-out, bounce or
+    failures are cleared), and the sweep looks at their invoices again. A payer has one push
+    address: a subscription from another device replaces it."""
+    address = push_subscription(subscription)
+    now = uow.now()
+    payer = invoice.payer
+    values = {
+        "address": address,
+        "consent": True,
+        "opted_out": False,
+        "hard_bounced_on": None,
+        "failures": 0,
+    }
+    uow.collections.put_payer_channel(invoice.issuer_id, payer.id, Channel.PUSH.value, values, now)
+    uow.collections.look_again(invoice.issuer_id, now, payer_id=payer.id)
+    uow.record(
+        invoice.issuer_id,
+        Event(
+            PAYER_PUSH_SUBSCRIBED,
+            payer.id,
+            {"payer_ref": payer.ref, "channel": "push", "invoice_id": invoice.id},
+        ),
+    )
+
+
+def stop_push(uow: UnitOfWork, invoice: Invoice) -> None:
+    """The payer of ``invoice`` stopped reminders by push on its pay page: opted out, and the
+    subscription forgotten."""
+    now = uow.now()
+    payer = invoice.payer
+    uow.collections.put_payer_channel(
+        invoice.issuer_id,
+        payer.id,
+        Channel.PUSH.value,
+        {"address": None, "opted_out": True},
+        now,
+    )
+    uow.collections.look_again(invoice.issuer_id, now, payer_id=payer.id)
+    uow.record(
+        invoice.issuer_id,
+        Event(
+            PAYER_PUSH_UNSUBSCRIBED,
+            payer.id,
+            {"payer_ref": payer.ref, "channel": "push", "invoice_id": invoice.id},
+        ),
+    )
+
+
+def has_push(uow: UnitOfWork, invoice: Invoice) -> bool:
+    """Whether the payer of ``invoice`` gets reminders by push (a subscription, not opted
+    out)."""
+    key = (invoice.issuer_id, invoice.payer.id)
+    return any(
+        c.channel == Channel.PUSH.value and c.address and not c.opted_out
+        for c in uow.collections.payer_channels([key]).get(key, [])
+    )
 
 
 # --- what is known about a payer --------------------------------------------------------------

@@ -17,7 +17,9 @@ import json
 from typing import Any
 
 import requests
+from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid02
+from py_vapid.utils import b64urlencode
 from pywebpush import WebPushException, webpush
 
 from paydue.adapters.channels import _http
@@ -33,6 +35,17 @@ def load_vapid_key(private_key: str) -> Vapid02:
     if text.startswith("-----BEGIN"):
         return Vapid02.from_pem(text.encode())
     return Vapid02.from_string(private_key=text)
+
+
+def application_server_key(private_key: str) -> str:
+    """The VAPID public key a browser subscribes with (``applicationServerKey``): the
+    uncompressed P-256 point, base64url without padding."""
+    public = load_vapid_key(private_key).public_key
+    assert public is not None
+    raw = public.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return str(b64urlencode(raw))
 
 
 def _subscription(to: str) -> dict[str, Any]:

@@ -4,9 +4,10 @@ CSRF is the double-submit pattern with a signed field: the browser holds a rando
 (``pd_csrf``, HttpOnly, SameSite=Lax) and every form carries HMAC(server secret, cookie); a
 POST whose field does not match its cookie is refused. A TAN-protected link, once its TAN was
 given, hands the browser a pass (``pd_tan``, scoped to the link's path) that the payment and
-result pages require. Pages answer with a Content-Security-Policy that allows no script at all,
-styles only from our origin or with the page's nonce, forms only to our origin (and the
-providers' checkouts), and no framing.
+result pages require. Pages answer with a Content-Security-Policy that allows no script at all
+(but the push subscription page, which loads its script file from our origin), styles only from
+our origin or with the page's nonce, forms only to our origin (and the providers' checkouts),
+and no framing.
 """
 
 from __future__ import annotations
@@ -82,17 +83,31 @@ def set_tan_pass(
     )
 
 
+def content_security_policy(
+    nonce: str, form_origins: Iterable[str] = (), *, own_scripts: bool = False
+) -> str:
+    """The payer pages' policy. ``own_scripts`` is for the one page that runs a script (the
+    push subscription): script files and a service worker from our own origin, requests to our
+    own origin; still no inline script."""
+    forms = " ".join(["'self'", *sorted(form_origins)])
+    scripts = (
+        "script-src 'self'; worker-src 'self'; connect-src 'self'"
+        if own_scripts
+        else "script-src 'none'"
+    )
+    return (
+        f"default-src 'none'; {scripts}; style-src 'self' 'nonce-{nonce}'; "
+        f"img-src 'self' data:; form-action {forms}; frame-ancestors 'none'; "
+        "base-uri 'none'"
+    )
+
+
 def page_headers(nonce: str, form_origins: Iterable[str] = ()) -> dict[str, str]:
     """Headers of every payer page; ``nonce`` admits the page's own ``<style>`` element."""
-    forms = " ".join(["'self'", *sorted(form_origins)])
     return {
         "Cache-Control": "no-store",
         "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
-        "Content-Security-Policy": (
-            f"default-src 'none'; script-src 'none'; style-src 'self' 'nonce-{nonce}'; "
-            f"img-src 'self' data:; form-action {forms}; frame-ancestors 'none'; "
-            "base-uri 'none'"
-        ),
+        "Content-Security-Policy": content_security_policy(nonce, form_origins),
     }
