@@ -1061,12 +1061,16 @@ def send_messages(ctx: SendContext, jobs: Sequence[Job], worker_id: str) -> None
             message_id = (job.payload or {}).get("message_id", "")
             message = uow.collections.message(job.issuer_id, message_id)
             loaded.append((job, message, _stop_reason(uow, message)))
-    results: list[tuple[Job, Message | None, str | None, SendResult | None]] = []
-    for job, message, stop in loaded:
-        result = None
-        if message is not None and message.status == "queued" and stop is None:
-            result = _hand_over(ctx.channels, message)
-        results.append((job, message, stop, result))
+    to_send = [
+        message
+        for _, message, stop in loaded
+        if message is not None and message.status == "queued" and stop is None
+    ]
+    sent = _hand_over_all(ctx.channels, to_send)
+    results = [
+        (job, message, stop, sent.get(message.id) if message is not None else None)
+        for job, message, stop in loaded
+    ]
     with ctx.uow() as uow:
         now = uow.now()
         for job, message, stop, result in results:
@@ -1084,6 +1088,44 @@ def _stop_reason(uow: UnitOfWork, message: Message | None) -> str | None:
     if invoices and all(i.status not in UNPAID for i in invoices):
         return "not sent: " + ", ".join(sorted({i.status.value for i in invoices}))
     return None
+
+
+def _hand_over_all(
+    channels: Mapping[str, ChannelPort], messages: Sequence[Message]
+) -> dict[str, SendResult]:
+    """Each message handed to its channel: in one ``send_many`` call per channel where the
+    adapter has one (e-mail sends a batch over its connections at once), else one by one."""
+    results: dict[str, SendResult] = {}
+    by_channel: dict[str, list[Message]] = {}
+    for message in messages:
+        by_channel.setdefault(message.channel, []).append(message)
+    for name, group in by_channel.items():
+        send_many = getattr(channels.get(name), "send_many", None)
+        if send_many is None or len(group) == 1:
+            results.update((m.id, _hand_over(channels, m)) for m in group)
+            continue
+        try:
+            sent = send_many([_outbound(m) for m in group])
+        except Exception as exc:  # a broken adapter must not lose the messages
+            log.exception("channel %s raised sending %d messages", name, len(group))
+            error = SendResult(False, error=f"{type(exc).__name__}: {exc}", retryable=True)
+            sent = [error] * len(group)
+        results.update((m.id, r) for m, r in zip(group, sent, strict=True))
+    return results
+
+
+def _outbound(message: Message) -> OutboundMessage:
+    return OutboundMessage(
+        id=message.id,
+        issuer_id=message.issuer_id,
+        channel=message.channel,
+        to=message.to or "",
+        subject=message.subject,
+        text=message.body or "",
+        html=message.html,
+        language=message.language or "en",
+        pay_url=message.pay_url,
+    )
 
 
 def _hand_over(channels: Mapping[str, ChannelPort], message: Message) -> SendResult:

@@ -125,6 +125,24 @@ def test_one_connection_carries_many_messages(peer: SmtpPeer, channel: SmtpEmail
     ]
 
 
+def test_a_batch_goes_over_a_few_connections_with_its_results_in_order(
+    peer: SmtpPeer, channel: SmtpEmail
+) -> None:
+    batch = [message(id=f"msg_{n}", to=f"payer{n}@example.org") for n in range(40)]
+    batch[7] = message(id="msg_7", to="not an address")
+    batch[21] = message(id="msg_21", to="bounce@example.org")
+    results = channel.send_many(batch)
+    assert len(results) == 40
+    assert [n for n, r in enumerate(results) if not r.accepted] == [7, 21]
+    assert results[21].error is not None
+    assert results[21].error.startswith("SMTP 550")
+    assert results[0].provider_id is not None
+    assert paydue_id(results[0].provider_id) == "msg_0"
+    ids = sorted(paydue_id(parsed(e.original_content)["Message-ID"]) or "" for e in peer.messages)
+    assert ids == sorted(f"msg_{n}" for n in range(40) if n not in (7, 21))
+    assert 1 < len(set(peer.handler.peers)) <= 4, "a few connections, not one per message"
+
+
 def test_a_550_for_the_recipient_is_permanent_and_the_next_message_still_goes(
     peer: SmtpPeer, channel: SmtpEmail
 ) -> None:
