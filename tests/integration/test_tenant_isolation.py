@@ -90,6 +90,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "CollectionSettingsIn": {"contact_rules": {"max_per_week": 3}},
     "PauseIn": {"until": "2026-12-24"},
     "PromiseIn": {"date": "2026-12-24"},
+    "DisputeIn": {"reason": "not yours to dispute"},
+    "PaymentPlanIn": {"until": "2026-12-24", "note": "2 instalments"},
     "PolicyAssignIn": {"policy_id": None},
     "PayerChannelsIn": {"preferred_channel": "sms", "channels": {"email": {"opted_out": True}}},
     "SendLinkIn": {"channel": "email"},

@@ -12,8 +12,9 @@ The contact rules hold as for reminders: a recipient outside the payer's contact
 hours, rest day, public holiday, in the payer's timezone) waits until it opens; one over the
 weekly cap, opted out, without consent or address on the channel, or whose address bounced is
 skipped with the reason. A payer paused by the issuer, or with nothing left to pay, is skipped
-too. Each recipient is claimed by one conditional ``UPDATE`` (pending → queued) in the same
-transaction as its message, so a retried job or two workers never send twice.
+too; disputed invoices are left out of the message (a payer with only disputed ones is skipped,
+``disputed``). Each recipient is claimed by one conditional ``UPDATE`` (pending → queued) in the
+same transaction as its message, so a retried job or two workers never send twice.
 """
 
 from __future__ import annotations
@@ -397,6 +398,9 @@ class _Run:
         today = self.now.astimezone(self.setup.tz).date()
         f = _filter(self.campaign.filter, today)
         ids = self.repo.invoice_ids(issuer_id, payer_ids, f)
+        disputed = self.uow.collections.disputed(
+            issuer_id, [i for found in ids.values() for i in found]
+        )
         keys = [(issuer_id, p) for p in sorted(set(payer_ids))]
         collections = self.uow.collections
         follows = collections.payer_follow_ups(keys)
@@ -408,6 +412,10 @@ class _Run:
             invoices = [i for i in invoices if i.status in UNPAID]
             if not invoices:
                 self._skip(r, "nothing to pay")
+                continue
+            invoices = [i for i in invoices if i.id not in disputed]
+            if not invoices:
+                self._skip(r, "disputed")
                 continue
             key = (issuer_id, r.payer_id)
             follow = follows.get(key, PayerFollowUp())

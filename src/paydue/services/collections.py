@@ -4,8 +4,8 @@ Every invoice has a follow-up row (``invoice_collection``) whose ``next_action_a
 the sweep looks at it next; the sweep reads only rows that are due (an index range), so it costs
 time in proportion to the due work. For each due payer it applies, in order:
 
-1. the stop and pause rules (``dunning.hold``): paid, cancelled, paused, a promise to pay,
-   opted out of every channel;
+1. the stop and pause rules (``dunning.hold``): paid, cancelled, disputed, paused, a payment
+   plan or a promise to pay not yet over, opted out of every channel;
 2. the step due today (``dunning.due_step``: after downtime only the latest; a step already sent
    is not sent again) — or, for a step whose message bounced or failed, the next channel;
 3. bundling: one reminder per payer and currency (``dunning.bundle``);
@@ -80,7 +80,13 @@ from paydue.domain.dunning import (
     next_action_at,
 )
 from paydue.domain.errors import Conflict, InvalidInput, NotFound
-from paydue.domain.events import PAYER_PUSH_SUBSCRIBED, PAYER_PUSH_UNSUBSCRIBED, Event
+from paydue.domain.events import (
+    INVOICE_DISPUTE_RESOLVED,
+    INVOICE_DISPUTED,
+    PAYER_PUSH_SUBSCRIBED,
+    PAYER_PUSH_UNSUBSCRIBED,
+    Event,
+)
 from paydue.domain.invoices import UNPAID, InvoiceStatus, outstanding
 from paydue.domain.money import Money
 from paydue.domain.templates import (
@@ -141,6 +147,13 @@ def follow_up_resource(row: DueRow | None, invoice: Invoice) -> dict[str, Any]:
         "promise_to_pay_on": (
             row.promise_to_pay_on.isoformat() if row and row.promise_to_pay_on else None
         ),
+        "disputed": bool(row and row.disputed_at),
+        "disputed_at": row.disputed_at.isoformat() if row and row.disputed_at else None,
+        "dispute_reason": row.dispute_reason if row else None,
+        "payment_plan_until": (
+            row.payment_plan_until.isoformat() if row and row.payment_plan_until else None
+        ),
+        "payment_plan_note": row.payment_plan_note if row else None,
     }
 
 
@@ -184,6 +197,93 @@ def promise_to_pay(
     """The payer promised to pay by ``on``: reminders resume the day after (None: withdrawn)."""
     _future_day(issuer, uow.now(), on, "date")
     return _change_invoice(uow, issuer.id, invoice_id, {"promise_to_pay_on": on})
+
+
+MAX_DISPUTE_REASON = 1000
+MAX_PLAN_NOTE = 500
+MAX_PLAN_DAYS = 3 * 366
+
+
+def _text(value: str | None, where: str, limit: int, *, required: bool) -> str | None:
+    text = (value or "").strip()
+    if required and not text:
+        raise InvalidInput(f"{where}: a text is expected", details={"where": where})
+    if len(text) > limit:
+        raise InvalidInput(f"{where}: at most {limit} characters", details={"where": where})
+    return text or None
+
+
+def dispute_invoice(
+    uow: UnitOfWork, issuer: Issuer, invoice_id: str, reason: str
+) -> dict[str, Any]:
+    """The payer disputes the invoice: no reminder (nor campaign message) until resolved.
+    Disputing again changes only the reason."""
+    text = _text(reason, "reason", MAX_DISPUTE_REASON, required=True)
+    invoice = get_invoice(uow, issuer.id, invoice_id)
+    row = uow.collections.state(issuer.id, invoice.id)
+    if row is not None and row.disputed_at is not None:
+        return _change_invoice(uow, issuer.id, invoice.id, {"dispute_reason": text})
+    now = uow.now()
+    resource = _change_invoice(
+        uow, issuer.id, invoice.id, {"disputed_at": now, "dispute_reason": text}
+    )
+    uow.record(
+        issuer.id,
+        Event(
+            INVOICE_DISPUTED,
+            invoice.id,
+            {"invoice_id": invoice.id, "number": invoice.number, "reason": text},
+        ),
+    )
+    return resource
+
+
+def resolve_dispute(uow: UnitOfWork, issuer: Issuer, invoice_id: str) -> dict[str, Any]:
+    """The dispute is settled: reminders resume at the step due (none when not disputed)."""
+    invoice = get_invoice(uow, issuer.id, invoice_id)
+    row = uow.collections.state(issuer.id, invoice.id)
+    if row is None or row.disputed_at is None:
+        return follow_up_resource(row, invoice)
+    resource = _change_invoice(
+        uow, issuer.id, invoice.id, {"disputed_at": None, "dispute_reason": None}
+    )
+    uow.record(
+        issuer.id,
+        Event(
+            INVOICE_DISPUTE_RESOLVED,
+            invoice.id,
+            {
+                "invoice_id": invoice.id,
+                "number": invoice.number,
+                "reason": row.dispute_reason,
+                "disputed_at": row.disputed_at.isoformat(),
+            },
+        ),
+    )
+    return resource
+
+
+def set_payment_plan(
+    uow: UnitOfWork, issuer: Issuer, invoice_id: str, until: date, note: str | None
+) -> dict[str, Any]:
+    """The payer pays by instalments through ``until`` (included): no reminder until the day
+    after, when they resume if the invoice is still unpaid."""
+    today = issuer_today(issuer, uow.now())
+    if until < today:
+        raise InvalidInput(f"until: {until.isoformat()} is in the past", details={"where": "until"})
+    if until > today + timedelta(days=MAX_PLAN_DAYS):
+        raise InvalidInput("until: at most three years ahead", details={"where": "until"})
+    text = _text(note, "note", MAX_PLAN_NOTE, required=False)
+    return _change_invoice(
+        uow, issuer.id, invoice_id, {"payment_plan_until": until, "payment_plan_note": text}
+    )
+
+
+def end_payment_plan(uow: UnitOfWork, issuer: Issuer, invoice_id: str) -> dict[str, Any]:
+    """The plan is over (or broken): reminders resume at the step due."""
+    return _change_invoice(
+        uow, issuer.id, invoice_id, {"payment_plan_until": None, "payment_plan_note": None}
+    )
 
 
 def set_invoice_policy(
@@ -708,8 +808,10 @@ class _PayerPlan:
         follow = self.payer.follow
         state = FollowUp(
             status=InvoiceStatus(row.status),
+            disputed=row.disputed_at is not None,
             invoice_pause=Pause(row.paused_until) if row.paused else None,
             payer_pause=Pause(follow.paused_until) if follow.paused else None,
+            payment_plan_until=row.payment_plan_until,
             promise_to_pay_on=row.promise_to_pay_on,
             opted_out=self.payer.opted_out,
         )
@@ -1517,6 +1619,10 @@ def _as_due_row(invoice: Invoice) -> DueRow:
         paused=False,
         paused_until=None,
         promise_to_pay_on=None,
+        disputed_at=None,
+        dispute_reason=None,
+        payment_plan_until=None,
+        payment_plan_note=None,
         number=invoice.number,
         status=invoice.status.value,
         amount=invoice.amount,

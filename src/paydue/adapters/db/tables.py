@@ -532,6 +532,11 @@ invoice_collection = sa.Table(
     sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("paused_until", sa.Date),
     sa.Column("promise_to_pay_on", sa.Date),
+    # disputed while ``disputed_at`` is set; a payment plan holds reminders through its last day
+    sa.Column("disputed_at", UTCDateTime),
+    sa.Column("dispute_reason", sa.String(1000)),
+    sa.Column("payment_plan_until", sa.Date),
+    sa.Column("payment_plan_note", sa.String(500)),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     _issuer_fk("invoices", "invoice_id"),
     sa.Index("ix_invoice_collection_next_action_at", "next_action_at"),

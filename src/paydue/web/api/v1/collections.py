@@ -1,5 +1,5 @@
-"""Issuer API: following an invoice or payer up — pause, resume, promise to pay, policy,
-the payer's channels — the agent's send-link, and the messages sent."""
+"""Issuer API: following an invoice or payer up — pause, resume, promise to pay, dispute,
+payment plan, policy, the payer's channels — the agent's send-link, and the messages sent."""
 
 from __future__ import annotations
 
@@ -27,6 +27,15 @@ class PauseIn(Strict):
 
 class PromiseIn(Strict):
     date: dt.date | None = Field(description="the promised day of payment; null: withdrawn")
+
+
+class DisputeIn(Strict):
+    reason: str = Field(min_length=1, max_length=1000, description="what the payer disputes")
+
+
+class PaymentPlanIn(Strict):
+    until: dt.date = Field(description="the plan's last day (included); reminders resume after")
+    note: str | None = Field(default=None, max_length=500, description="e.g. the instalments")
 
 
 class PolicyAssignIn(Strict):
@@ -87,6 +96,60 @@ def promise(
     return _post(
         request, raw, c, issuer, lambda uow: svc.promise_to_pay(uow, issuer, invoice_id, body.date)
     )
+
+
+@router.post("/v1/invoices/{invoice_id}/dispute", summary="Record that the payer disputes it")
+def dispute(
+    request: Request,
+    invoice_id: str,
+    body: DisputeIn,
+    raw: BodyDep,
+    c: ContainerDep,
+    issuer: IssuerDep,
+) -> Response:
+    """No reminder and no campaign message while disputed; ``invoice.disputed``."""
+    return _post(
+        request,
+        raw,
+        c,
+        issuer,
+        lambda uow: svc.dispute_invoice(uow, issuer, invoice_id, body.reason),
+    )
+
+
+@router.post("/v1/invoices/{invoice_id}/dispute/resolve", summary="The dispute is settled")
+def resolve_dispute(
+    request: Request, invoice_id: str, raw: BodyDep, c: ContainerDep, issuer: IssuerDep
+) -> Response:
+    """Reminders resume at the step due; ``invoice.dispute_resolved``."""
+    return _post(request, raw, c, issuer, lambda uow: svc.resolve_dispute(uow, issuer, invoice_id))
+
+
+@router.post("/v1/invoices/{invoice_id}/payment-plan", summary="Record a payment plan")
+def payment_plan(
+    request: Request,
+    invoice_id: str,
+    body: PaymentPlanIn,
+    raw: BodyDep,
+    c: ContainerDep,
+    issuer: IssuerDep,
+) -> Response:
+    """No reminder through ``until``; they resume the day after if the invoice is unpaid."""
+    return _post(
+        request,
+        raw,
+        c,
+        issuer,
+        lambda uow: svc.set_payment_plan(uow, issuer, invoice_id, body.until, body.note),
+    )
+
+
+@router.delete("/v1/invoices/{invoice_id}/payment-plan", summary="End the payment plan")
+def end_payment_plan(invoice_id: str, c: ContainerDep, issuer: IssuerDep) -> Response:
+    with c.uow() as uow:
+        resource = svc.end_payment_plan(uow, issuer, invoice_id)
+        uow.commit()
+    return json_response(resource)
 
 
 @router.put("/v1/invoices/{invoice_id}/policy", summary="Follow the invoice up by a policy")
