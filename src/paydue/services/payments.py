@@ -23,7 +23,12 @@ from typing import Any, Protocol
 
 from paydue.adapters.db.records import Invoice, Issuer, Job, PayLink, Payment, ProviderEvent
 from paydue.adapters.db.uow import UnitOfWork
-from paydue.adapters.providers.base import Notification, PaymentRequest, Provider
+from paydue.adapters.providers.base import (
+    Notification,
+    NotificationError,
+    PaymentRequest,
+    Provider,
+)
 from paydue.domain import events as ev
 from paydue.domain.errors import Conflict, InvalidInput, NotFound
 from paydue.domain.invoices import InvoiceStatus, outstanding
@@ -239,6 +244,72 @@ def receive_notification(
             payload={"provider": provider.name, "event_id": notification.event_id},
         )
     return stored
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A notification as it arrived: for ``receive_notifications``."""
+
+    provider: Provider
+    issuer_id: str
+    body: bytes
+    headers: Mapping[str, str]
+
+
+def receive_notifications(
+    uow: UnitOfWork, items: Sequence[Inbound]
+) -> list[bool | NotificationError | NotFound]:
+    """``receive_notification`` for many notifications in the caller's transaction, so that they
+    share one commit: per item, True (stored and queued), False (stored before, or earlier in
+    this batch) or the refusal (``NotificationError``, or ``NotFound`` for an unknown issuer),
+    for which nothing is written. Every refusal happens before anything is written, so the
+    others are unaffected. The raw events are inserted in one statement and their jobs in one
+    per issuer, in (issuer, provider, event id) order, so that batches committing at the same
+    time in other processes take the unique keys in the same order."""
+    now = uow.now()
+    results: list[bool | NotificationError | NotFound] = [False] * len(items)
+    known: dict[str, bool] = {}
+    accepted: list[tuple[tuple[str, str, str], int, Notification]] = []
+    for i, item in enumerate(items):
+        try:
+            if item.issuer_id not in known:
+                known[item.issuer_id] = uow.payments.issuer_exists(item.issuer_id)
+            if not known[item.issuer_id]:
+                raise NotFound(f"no issuer {item.issuer_id!r}", code="issuer_not_found")
+            item.provider.verify_notification(item.issuer_id, item.body, item.headers, now)
+            notification = item.provider.parse_notification(item.body)
+        except (NotificationError, NotFound) as exc:
+            results[i] = exc
+            continue
+        accepted.append(
+            ((item.issuer_id, item.provider.name, notification.event_id), i, notification)
+        )
+    accepted.sort()
+    rows: list[dict[str, Any]] = []
+    first: dict[tuple[str, str, str], int] = {}
+    for key, i, notification in accepted:
+        if key in first:
+            continue  # the same notification twice in this batch: the first one is stored
+        first[key] = i
+        rows.append(
+            {
+                "issuer_id": key[0],
+                "provider": key[1],
+                "event_id": key[2],
+                "payment_id": notification.reference,
+                "status": "received",
+                "payload": items[i].body,
+                "received_at": now,
+            }
+        )
+    stored = uow.payments.add_events(rows)
+    queued: dict[str, list[dict[str, str]]] = {}
+    for key in sorted(stored):
+        results[first[key]] = True
+        queued.setdefault(key[0], []).append({"provider": key[1], "event_id": key[2]})
+    for issuer_id, payloads in queued.items():
+        uow.jobs.add_many(issuer_id, PAYMENT_NOTIFICATION, now, payloads)
+    return results
 
 
 Finished = list[tuple[ProviderEvent, str, str]]

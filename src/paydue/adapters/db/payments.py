@@ -121,6 +121,20 @@ class PaymentRepository:
         ).first()
         return inserted is not None
 
+    def add_events(self, rows: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+        """``add_event`` for many in one statement, in the order given; the (issuer, provider,
+        event id) of those that were new."""
+        if not rows:
+            return set()
+        pe = provider_events.c
+        inserted = self.conn.execute(
+            insert(self.conn, provider_events)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=[pe.issuer_id, pe.provider, pe.event_id])
+            .returning(pe.issuer_id, pe.provider, pe.event_id)
+        ).all()
+        return {(r.issuer_id, r.provider, r.event_id) for r in inserted}
+
     def get_event(
         self, issuer_id: str, provider: str, event_id: str, *, for_update: bool = False
     ) -> ProviderEvent | None:
