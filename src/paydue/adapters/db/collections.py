@@ -204,7 +204,9 @@ _PG_UPDATE_STATES = sa.text(
 """The sweep's follow-up states of a batch in one statement (PostgreSQL)."""
 
 _CHUNK = 500
-"""Rows per multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING``."""
+"""Rows per ``INSERT … ON CONFLICT DO NOTHING RETURNING`` call: an executemany that SQLAlchemy
+sends as multi-row ``VALUES`` ("insertmanyvalues") from one compiled, cached statement, where
+a ``.values([…])`` statement would be compiled anew for each batch (most of its cost)."""
 
 
 class CollectionRepository:
@@ -568,10 +570,11 @@ class CollectionRepository:
         """Insert the messages (dicts with the same keys) unless their (subject, step,
         attempt) is taken, in multi-row statements; the ids of those that went in."""
         claimed: set[str] = set()
+        if not rows:
+            return claimed
         for start in range(0, len(rows), _CHUNK):
             stmt = (
                 insert(self.conn, messages)
-                .values(list(rows[start : start + _CHUNK]))
                 .on_conflict_do_nothing(
                     index_elements=[
                         messages.c.issuer_id,
@@ -582,7 +585,7 @@ class CollectionRepository:
                 )
                 .returning(messages.c.id)
             )
-            claimed.update(self.conn.execute(stmt).scalars())
+            claimed.update(self.conn.execute(stmt, list(rows[start : start + _CHUNK])).scalars())
         return claimed
 
     def claim_steps_of(self, rows: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
@@ -593,13 +596,13 @@ class CollectionRepository:
         for start in range(0, len(rows), _CHUNK):
             stmt = (
                 insert(self.conn, message_invoices)
-                .values(list(rows[start : start + _CHUNK]))
                 .on_conflict_do_nothing(
                     index_elements=[mi.issuer_id, mi.invoice_id, mi.step_offset, mi.attempt]
                 )
                 .returning(mi.message_id, mi.invoice_id)
             )
-            claimed.update((r[0], r[1]) for r in self.conn.execute(stmt))
+            found = self.conn.execute(stmt, list(rows[start : start + _CHUNK]))
+            claimed.update((r[0], r[1]) for r in found)
         return claimed
 
     def drop_messages(self, issuer_id: str, message_ids: Sequence[str]) -> None:
