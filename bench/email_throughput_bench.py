@@ -7,10 +7,13 @@ Run from the repository root::
 A local aiosmtpd server (its own process, accepting and discarding every message) stands in
 for the relay. Timed, in one process and thread like one worker's ``message.send`` batch:
 
-* **paydue**: per message, the shipped ``overdue_first`` e-mail template rendered in the
-  sandbox for a different payer (subject, text and HTML, amounts and dates in German), the
-  ``OutboundMessage`` built and handed to ``adapters.channels.email.SmtpEmail.send`` (MIME
-  multipart with List-Unsubscribe and Message-ID headers, over its kept-alive connection).
+* **paydue**: as the worker's ``message.send`` handler sends, batches of 100: per message,
+  the shipped ``overdue_first`` e-mail template rendered in the sandbox for a different payer
+  (subject, text and HTML, amounts and dates in German) and the ``OutboundMessage`` built;
+  then the batch handed to ``adapters.channels.email.SmtpEmail.send_many`` at once (MIME
+  multipart with List-Unsubscribe and Message-ID headers, over up to four kept-alive
+  connections).
+* **paydue_one_by_one**: the same, each message handed to ``SmtpEmail.send`` on its own.
 * **baseline**: raw ``aiosmtplib`` ``send_message`` of one fixed, pre-built message over one
   connection — what the SMTP exchange costs alone.
 
@@ -84,6 +87,34 @@ def _data(n: int) -> MessageData:
     )
 
 
+BATCH = 100
+"""Messages per ``send_many`` in the batch case: a worker's claim of message.send jobs."""
+
+
+def paydue_batch_case(port: int, count: int) -> float:
+    """As a worker sends: a batch rendered, then handed over at once (``send_many``)."""
+    source = default("overdue_first", "email", "de")
+    assert source is not None
+    builder = EmailBuilder(
+        from_address="Stadtwerke Musterstadt <rechnung@stadtwerke.example>",
+        unsubscribe_url="https://pay.example.org/unsubscribe/{id}",
+    )
+    channel = SmtpEmail("127.0.0.1", port, builder, tls="none")
+    warm = render(source, variables(_data(0), "de"), name="warm")
+    channel.send_many([_outbound(n, warm) for n in range(BATCH)])  # connect
+    started = time.perf_counter()
+    for first in range(0, count, BATCH):
+        batch = []
+        for n in range(first, min(count, first + BATCH)):
+            rendered = render(source, variables(_data(n), "de"), name="overdue_first/email/de")
+            batch.append(_outbound(n, rendered))
+        results = channel.send_many(batch)
+        assert all(r.accepted for r in results), results
+    elapsed = time.perf_counter() - started
+    channel.close()
+    return count / elapsed
+
+
 def paydue_case(port: int, count: int) -> float:
     source = default("overdue_first", "email", "de")
     assert source is not None
@@ -148,12 +179,13 @@ def main() -> None:
     server = multiprocessing.Process(target=_serve, args=(port, ready), daemon=True)
     server.start()
     ready.wait(30)
-    runs: dict[str, list[float]] = {"paydue": [], "baseline": []}
+    runs: dict[str, list[float]] = {"paydue": [], "paydue_one_by_one": [], "baseline": []}
+    fns = {"paydue": paydue_batch_case, "paydue_one_by_one": paydue_case, "baseline": baseline_case}
     try:
         for r in range(args.repeat):
-            cases = ["paydue", "baseline"] if r % 2 == 0 else ["baseline", "paydue"]
+            cases = list(runs) if r % 2 == 0 else list(reversed(runs))
             for case in cases:
-                fn = paydue_case if case == "paydue" else baseline_case
+                fn = fns[case]
                 runs[case].append(round(fn(port, args.messages), 1))
                 print(case, runs[case][-1], flush=True)
     finally:
@@ -167,6 +199,8 @@ def main() -> None:
         "messages_per_run": args.messages,
         "runs_per_second": runs,
         "paydue_emails_per_second": round(paydue),
+        "paydue_one_by_one_emails_per_second": round(statistics.median(runs["paydue_one_by_one"])),
+        "batch_size": BATCH,
         "baseline_emails_per_second": round(baseline),
         "ratio_to_baseline": round(paydue / baseline, 3),
         "target_emails_per_second": TARGET,
