@@ -241,7 +241,8 @@ def main() -> None:
         "time_ratio_large_to_small": round(large["sweep_seconds"] / small["sweep_seconds"], 1),
         "due_ratio_large_to_small": round(large["due_today"] / max(small["due_today"], 1), 1),
         "target_seconds": TARGET_SECONDS,
-        "met": large["sweep_seconds"] < TARGET_SECONDS,
+        # the target is for 1,000,000 invoices: a smaller run cannot meet it
+        "met": args.invoices >= 1_000_000 and large["sweep_seconds"] < TARGET_SECONDS,
     }
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
