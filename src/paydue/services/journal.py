@@ -61,29 +61,58 @@ def record(
     detail: str | None = None,
 ) -> None:
     """Write one journal row per (invoice or ``None``, signed amount) of ``parts``."""
-    now = uow.now()
-    ids = new_ids("jrn", len(parts))
     uow.statements.add_journal(
-        [
-            {
-                "issuer_id": issuer_id,
-                "id": entry_id,
-                "kind": kind,
-                "amount": amount,
-                "currency": currency,
-                "invoice_id": invoice.id if invoice else None,
-                "invoice_number": invoice.number if invoice else None,
-                "credit_id": credit_id,
-                "line_id": line_id,
-                "suspense_item_id": suspense_item_id,
-                "rule": rule,
-                "actor": actor,
-                "detail": (detail or "")[:500] or None,
-                "created_at": now,
-            }
-            for entry_id, (invoice, amount) in zip(ids, parts, strict=True)
-        ]
+        rows(
+            issuer_id,
+            kind,
+            uow.now(),
+            currency=currency,
+            parts=parts,
+            credit_id=credit_id,
+            line_id=line_id,
+            suspense_item_id=suspense_item_id,
+            rule=rule,
+            actor=actor,
+            detail=detail,
+        )
     )
+
+
+def rows(
+    issuer_id: str,
+    kind: str,
+    now: datetime,
+    *,
+    currency: str,
+    parts: Sequence[tuple[Invoice | None, int]],
+    credit_id: str | None = None,
+    line_id: str | None = None,
+    suspense_item_id: str | None = None,
+    rule: str | None = None,
+    actor: str | None = None,
+    detail: str | None = None,
+) -> list[dict[str, Any]]:
+    """The journal rows :func:`record` writes, for a caller that writes many at once."""
+    ids = new_ids("jrn", len(parts))
+    return [
+        {
+            "issuer_id": issuer_id,
+            "id": entry_id,
+            "kind": kind,
+            "amount": amount,
+            "currency": currency,
+            "invoice_id": invoice.id if invoice else None,
+            "invoice_number": invoice.number if invoice else None,
+            "credit_id": credit_id,
+            "line_id": line_id,
+            "suspense_item_id": suspense_item_id,
+            "rule": rule,
+            "actor": actor,
+            "detail": (detail or "")[:500] or None,
+            "created_at": now,
+        }
+        for entry_id, (invoice, amount) in zip(ids, parts, strict=True)
+    ]
 
 
 def day_bounds(issuer: Issuer, day: date) -> tuple[datetime, datetime]:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from paydue.adapters.db.records import Issuer
+from paydue.adapters.db.records import Invoice, Issuer
 from paydue.adapters.db.statements import LineRecord, OpenInvoiceRow, StatementRecord
 from paydue.adapters.db.uow import UnitOfWork
 from paydue.adapters.formats.statements import (
@@ -29,8 +29,15 @@ from paydue.adapters.formats.statements import (
     parse_statement,
 )
 from paydue.domain import events as ev
-from paydue.domain.errors import DomainError, InvalidInput
-from paydue.domain.invoices import amount_due
+from paydue.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from paydue.domain.invoices import (
+    UNPAID,
+    InvoiceStatus,
+    amount_due,
+    check_allocatable,
+    derive_status,
+    status_event,
+)
 from paydue.domain.matching import (
     DEFAULT_THRESHOLD,
     CandidateIndex,
@@ -41,15 +48,16 @@ from paydue.domain.matching import (
     SuspenseDecision,
     decide,
 )
+from paydue.domain.money import MoneyError, check_amount, check_currency
 from paydue.domain.payouts import PayoutCandidate, PayoutDifference, PayoutSettles, match_payout
 from paydue.domain.returns import return_marker
 from paydue.services import journal, payouts
-from paydue.services.credits import allocate_credit_split
 from paydue.services.ids import new_id
+from paydue.services.invoices import invoice_resource, issuer_today
 from paydue.services.links import PublicLinks
 from paydue.services.reconciliation import csv_mapping
 from paydue.services.returns import book_return
-from paydue.services.suspense import compact_iban, learn_iban, line_resource, new_suspense_item
+from paydue.services.suspense import compact_iban, line_resource, new_suspense_item
 
 BOOKED = frozenset({None, "BOOK", "BOOKED"})
 """Entry statuses that are bookings; pending or informational entries are not imported."""
@@ -211,6 +219,9 @@ class _Import:
         self._due: dict[str, int] = {}  # invoice id -> amount due as the index has it
         self._known: dict[str, frozenset[str]] | None = None
         self._payouts: list[PayoutCandidate] | None = None
+        self._queue: list[_Queued] = []  # lines decided, waiting to be booked or queued
+        self._learned: list[dict[str, Any]] = []  # payer IBANs the queued matches teach
+        self._counts: dict[str, int] = {}
 
     # --- statements -------------------------------------------------------------------------
 
@@ -246,12 +257,14 @@ class _Import:
             uow.statements.delete_statement(issuer_id, statement_id)
             self._advance(len(statement.lines))
             return
+        self._counts = counts
         for row in rows:
             if row["fingerprint"] in claimed:
                 outcome = self._apply(LineRecord(**row))
-                counts[outcome] += 1
-                self.report.counts[outcome] += 1
+                if outcome is not None:
+                    self._count(outcome)
             self._advance(1)
+        self._flush()
         self._advance(len(statement.lines) - len(booked))
         uow.statements.set_counts(
             issuer_id,
@@ -311,9 +324,15 @@ class _Import:
 
     # --- lines ------------------------------------------------------------------------------
 
-    def _apply(self, line: LineRecord) -> str:
-        """Book or queue one newly claimed line; returns its outcome."""
+    def _count(self, outcome: str) -> None:
+        self._counts[outcome] += 1
+        self.report.counts[outcome] += 1
+
+    def _apply(self, line: LineRecord) -> str | None:
+        """Book or queue one newly claimed line; returns its outcome, or None when the line
+        waits in the booking queue (:meth:`_flush` counts it)."""
         if line.return_reason is not None:
+            self._flush()  # the credit it takes back may be in the queue
             item = book_return(self.uow, self.links, self.issuer, line)
             if item is None:
                 self._reopened(line)
@@ -327,17 +346,15 @@ class _Import:
             return payout
         decision = self._decide(line)
         if isinstance(decision, Match):
-            try:
-                self._book(line, decision)
-            except DomainError as exc:  # refused before anything was written
-                decision = SuspenseDecision(exc.message, (decision,))
-            else:
-                return "matched"
-        item = new_suspense_item(
-            self.uow, self.issuer.id, line, decision.reason, decision.suggestions
-        )
-        self.report.suspense.append(item)
-        return "suspense"
+            # Decided on the index as if the queue were booked: it owes that much less now.
+            self._queue.append(
+                _Queued(line, decision, {i: self._due[i] for i in decision.invoice_ids})
+            )
+            self._paid(decision)
+            self._learn(line, decision)
+        else:
+            self._queue.append(_Queued(line, decision))
+        return None
 
     def _payout(self, line: LineRecord) -> str | None:
         """Settle the provider payout the line carries the reference of, or queue the line with
@@ -349,6 +366,7 @@ class _Import:
         decision = match_payout(_credit_line(line), self._payouts)
         if decision is None:
             return None
+        self._flush()  # in line order
         if isinstance(decision, PayoutSettles):
             if payouts.settle_line(self.uow, self.issuer.id, line, decision):
                 self._payouts = None  # read again: it is settled now
@@ -410,44 +428,239 @@ class _Import:
             self._known = {iban: frozenset(payers) for iban, payers in known.items()}
         return self._known
 
-    def _book(self, line: LineRecord, match: Suggestion) -> None:
-        credit_id, invoices = allocate_credit_split(
-            self.uow,
-            self.links,
-            self.issuer,
-            list(match.allocations),
-            currency=line.currency,
-            received_on=line.booking_date,
-            source="bank",
-            note=f"statement line {line.id}",
-            expected_due={i: self._due[i] for i in match.invoice_ids},
-        )
-        self._paid(match)
-        journal.record(
-            self.uow,
-            self.issuer.id,
-            journal.BANK_CREDIT,
-            currency=line.currency,
-            parts=[
-                (inv, amount) for inv, (_, amount) in zip(invoices, match.allocations, strict=True)
-            ],
-            credit_id=credit_id,
-            line_id=line.id,
-            rule=match.rule.value,
-            detail=match.explanation,
-        )
-        self.uow.statements.set_line_outcome(
-            self.issuer.id,
-            line.id,
-            outcome="matched",
-            rule=match.rule.value,
-            confidence=match.confidence,
-            explanation=match.explanation,
-            credit_id=credit_id,
-        )
+    def _learn(self, line: LineRecord, match: Suggestion) -> None:
+        """What a booked match teaches: the sender's IBAN belongs to the one payer it paid (used
+        by the next decisions at once, written with the queue)."""
         payers = {self._payers[invoice_id] for invoice_id in match.invoice_ids}
-        learned = learn_iban(self.uow, self.issuer.id, line, payers)
-        if learned is not None:
-            iban, payer_id = learned
-            known = self._known_ibans()
-            known[iban] = known.get(iban, frozenset()) | {payer_id}
+        if not line.counterparty_iban or len(payers) != 1:
+            return
+        [payer_id] = payers
+        iban = compact_iban(line.counterparty_iban)
+        self._learned.append(
+            {
+                "issuer_id": self.issuer.id,
+                "iban": iban,
+                "payer_id": payer_id,
+                "learned_from": line.id,
+                "created_at": self.uow.now(),
+            }
+        )
+        known = self._known_ibans()
+        known[iban] = known.get(iban, frozenset()) | {payer_id}
+
+    def _flush(self) -> None:
+        """Book the queued matches and queue the suspense lines, in line order, with a few
+        statements for all of them: the invoices are locked in one query (id order), checked
+        and updated in memory as :func:`allocate_credit_split` would one by one, then credits,
+        allocations, invoice states, journal rows, line outcomes and learned IBANs are written
+        in bulk. Events are recorded in line order. A match refused on the locked numbers (a
+        concurrent payment changed what an invoice owes, or it was cancelled) goes to suspense
+        with the reason, as before."""
+        queue, self._queue = self._queue, []
+        learned, self._learned = self._learned, []
+        if not queue:
+            self.uow.statements.learn_ibans(learned)
+            return
+        uow, issuer = self.uow, self.issuer
+        ids = {i for q in queue if isinstance(q.decision, Match) for i in q.decision.invoice_ids}
+        locked = uow.invoices.lock_many(issuer.id, sorted(ids)) if ids else {}
+        batch = _Booking(uow, self.links, issuer, locked)
+        refused: set[str] = set()
+        for queued in queue:
+            line, decision = queued.line, queued.decision
+            if isinstance(decision, Match):
+                try:
+                    batch.book(line, decision, queued.expected_due)
+                except DomainError as exc:  # refused before anything was written for it
+                    refused.add(line.id)
+                    self._refused(decision, locked)
+                    decision = SuspenseDecision(exc.message, (decision,))
+                else:
+                    self._count("matched")
+                    continue
+            item = new_suspense_item(uow, issuer.id, line, decision.reason, decision.suggestions)
+            self.report.suspense.append(item)
+            self._count("suspense")
+        batch.write()
+        uow.statements.learn_ibans([row for row in learned if row["learned_from"] not in refused])
+
+    def _refused(self, match: Suggestion, locked: dict[str, Invoice]) -> None:
+        """The index after a queued match was refused: its invoices as they are locked."""
+        if self._index is None:
+            return
+        for invoice_id in match.invoice_ids:
+            invoice = locked.get(invoice_id)
+            self._index.remove(invoice_id)
+            self._due.pop(invoice_id, None)
+            if invoice is not None and invoice.status in UNPAID:
+                due = amount_due(invoice.amount, invoice.amount_paid)
+                self._due[invoice_id] = due
+                self._index.put(_invoice_candidate(invoice, due))
+
+
+@dataclass(slots=True)
+class _Queued:
+    """A line waiting to be booked (``decision`` a match) or queued in suspense."""
+
+    line: LineRecord
+    decision: Match | SuspenseDecision
+    expected_due: dict[str, int] = field(default_factory=dict)
+
+
+def _invoice_candidate(invoice: Invoice, due: int) -> OpenInvoice:
+    return OpenInvoice(
+        id=invoice.id,
+        payer_id=invoice.payer.id,
+        payer_name=invoice.payer.name,
+        number=invoice.number,
+        reference=invoice.reference,
+        amount_due=due,
+        currency=invoice.currency,
+        due_date=invoice.due_date,
+    )
+
+
+class _Booking:
+    """The bank credits of one queue flush, booked in memory on locked invoices and written
+    together: what :func:`services.credits.allocate_credit_split` (with ``expected_due``) and
+    the journal, line outcome and events of a match do line by line, with the same checks in
+    the same order and the same events."""
+
+    def __init__(
+        self, uow: UnitOfWork, links: PublicLinks, issuer: Issuer, locked: dict[str, Invoice]
+    ) -> None:
+        self.uow, self.links, self.issuer, self.locked = uow, links, issuer, locked
+        self.now = uow.now()
+        self.today = issuer_today(issuer, self.now)
+        self.credits: list[dict[str, Any]] = []
+        self.allocations: list[dict[str, Any]] = []
+        self.journal: list[dict[str, Any]] = []
+        self.outcomes: list[dict[str, Any]] = []
+        self.changed: dict[str, Invoice] = {}
+
+    def book(self, line: LineRecord, match: Suggestion, expected_due: dict[str, int]) -> None:
+        parts = list(match.allocations)
+        invoice_ids = [invoice_id for invoice_id, _ in parts]
+        if not parts:
+            raise InvalidInput("allocate the credit to at least one invoice")
+        if len(set(invoice_ids)) != len(invoice_ids):
+            raise InvalidInput("an invoice appears more than once in the allocation")
+        try:
+            check_currency(line.currency)
+            for _, amount in parts:
+                check_amount(amount)
+        except MoneyError as exc:
+            raise InvalidInput(str(exc)) from exc
+        for invoice_id in sorted(invoice_ids):
+            invoice = self.locked.get(invoice_id)
+            if invoice is None:
+                raise NotFound(f"no invoice {invoice_id!r}", code="invoice_not_found")
+            check_allocatable(invoice.status)
+            due_now = amount_due(invoice.amount, invoice.amount_paid)
+            if invoice_id in expected_due and due_now != expected_due[invoice_id]:
+                raise Conflict(
+                    f"invoice {invoice.number} owes {due_now} now, not "
+                    f"{expected_due[invoice_id]}: it changed since the decision",
+                    code="invoice_changed",
+                )
+            if line.currency != invoice.currency:
+                raise InvalidInput(
+                    f"the payment is in {line.currency} but the invoice is in {invoice.currency}",
+                    code="currency_mismatch",
+                )
+        issuer_id, now = self.issuer.id, self.now
+        credit_id = new_id("cr")
+        total = sum(amount for _, amount in parts)
+        note = f"statement line {line.id}"
+        self.credits.append(
+            {
+                "issuer_id": issuer_id,
+                "id": credit_id,
+                "source": "bank",
+                "amount": total,
+                "currency": line.currency,
+                "received_on": line.booking_date,
+                "note": note,
+                "created_at": now,
+            }
+        )
+        self.uow.record(
+            issuer_id,
+            ev.Event(
+                ev.CREDIT_RECEIVED,
+                credit_id,
+                {
+                    "id": credit_id,
+                    "object": "credit",
+                    "source": "bank",
+                    "amount": total,
+                    "currency": line.currency,
+                    "received_on": line.booking_date.isoformat(),
+                    "note": note,
+                    "invoice_id": invoice_ids[0] if len(parts) == 1 else None,
+                    "allocations": [{"invoice_id": i, "amount": a} for i, a in parts],
+                },
+            ),
+        )
+        updated = [self._allocate(invoice_id, credit_id, amount) for invoice_id, amount in parts]
+        self.journal.extend(
+            journal.rows(
+                issuer_id,
+                journal.BANK_CREDIT,
+                now,
+                currency=line.currency,
+                parts=[(inv, amount) for inv, (_, amount) in zip(updated, parts, strict=True)],
+                credit_id=credit_id,
+                line_id=line.id,
+                rule=match.rule.value,
+                detail=match.explanation,
+            )
+        )
+        self.outcomes.append(
+            {
+                "id": line.id,
+                "outcome": "matched",
+                "rule": match.rule.value,
+                "confidence": match.confidence,
+                "explanation": match.explanation,
+                "credit_id": credit_id,
+            }
+        )
+
+    def _allocate(self, invoice_id: str, credit_id: str, amount: int) -> Invoice:
+        invoice = self.locked[invoice_id]
+        self.allocations.append(
+            {
+                "issuer_id": self.issuer.id,
+                "id": new_id("al"),
+                "credit_id": credit_id,
+                "invoice_id": invoice_id,
+                "amount": amount,
+                "created_at": self.now,
+            }
+        )
+        paid = invoice.amount_paid + amount
+        cancelled = invoice.status == InvoiceStatus.CANCELLED
+        status = derive_status(invoice.amount, paid, cancelled=cancelled)
+        updated = replace(invoice, amount_paid=paid, status=status, updated_at=self.now)
+        self.locked[invoice_id] = self.changed[invoice_id] = updated
+        changed = status_event(invoice.status, status)
+        if changed is not None:
+            resource = invoice_resource(updated, self.links, self.today)
+            self.uow.record(self.issuer.id, ev.Event(changed, invoice_id, resource))
+        if invoice.status not in UNPAID and status in UNPAID:
+            self.uow.collections.look_again(self.issuer.id, self.now, invoice_ids=[invoice_id])
+        return updated
+
+    def write(self) -> None:
+        """Everything booked, in a few statements (foreign keys first)."""
+        uow, issuer_id = self.uow, self.issuer.id
+        uow.invoices.add_credits(self.credits)
+        uow.invoices.add_allocations(self.allocations)
+        uow.invoices.set_paid_states(
+            issuer_id,
+            [(i, inv.amount_paid, inv.status) for i, inv in sorted(self.changed.items())],
+            self.now,
+        )
+        uow.statements.add_journal(self.journal)
+        uow.statements.set_line_outcomes(issuer_id, self.outcomes)

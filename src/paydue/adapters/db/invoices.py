@@ -159,6 +159,24 @@ class InvoiceRepository:
         by_id = {r.id: _invoice(r) for r in rows}
         return [by_id[i] for i in invoice_ids if i in by_id]
 
+    def lock_many(self, issuer_id: str, invoice_ids: Sequence[str]) -> dict[str, Invoice]:
+        """Lock the invoice rows in id order (as :meth:`get` ``for_update`` one by one in that
+        order would), in chunks of 1,000 ids; returns those found, by id."""
+        found: dict[str, Invoice] = {}
+        ordered = sorted(set(invoice_ids))
+        for start in range(0, len(ordered), 1000):
+            stmt = (
+                _SELECT.where(
+                    invoices.c.issuer_id == issuer_id,
+                    invoices.c.id.in_(ordered[start : start + 1000]),
+                )
+                .order_by(invoices.c.id)
+                .with_for_update(of=invoices)
+            )
+            for row in self.conn.execute(stmt):
+                found[row.id] = _invoice(row)
+        return found
+
     def issuer_and_id_for_badge(self, badge_token_hash: str) -> tuple[str, str] | None:
         row = self.conn.execute(
             sa.select(invoices.c.issuer_id, invoices.c.id).where(
@@ -232,8 +250,44 @@ class InvoiceRepository:
     def add_credit(self, values: dict[str, Any]) -> None:
         self.conn.execute(sa.insert(credits), values)
 
+    def add_credits(self, rows: Sequence[dict[str, Any]]) -> None:
+        insert_rows(self.conn, credits, rows)
+
     def add_allocation(self, values: dict[str, Any]) -> None:
         self.conn.execute(sa.insert(allocations), values)
+
+    def add_allocations(self, rows: Sequence[dict[str, Any]]) -> None:
+        insert_rows(self.conn, allocations, rows)
+
+    def set_paid_states(
+        self, issuer_id: str, states: Sequence[tuple[str, int, InvoiceStatus]], now: datetime
+    ) -> None:
+        """:meth:`set_paid_state` of many invoices: (invoice id, amount paid, status) each, in
+        one executemany."""
+        if not states:
+            return
+        self.conn.execute(
+            sa.update(invoices)
+            .where(
+                invoices.c.issuer_id == sa.bindparam("b_issuer"),
+                invoices.c.id == sa.bindparam("b_id"),
+            )
+            .values(
+                amount_paid=sa.bindparam("b_paid"),
+                status=sa.bindparam("b_status"),
+                updated_at=sa.bindparam("b_now"),
+            ),
+            [
+                {
+                    "b_issuer": issuer_id,
+                    "b_id": invoice_id,
+                    "b_paid": paid,
+                    "b_status": status.value,
+                    "b_now": now,
+                }
+                for invoice_id, paid, status in states
+            ],
+        )
 
     def allocations_of_credit(self, issuer_id: str, credit_id: str) -> list[tuple[str, int]]:
         """(invoice id, net amount) of a credit's allocations, reversals included, in the

@@ -150,6 +150,25 @@ class StatementRepository(ReconciliationQueries):
             .values(**values)
         )
 
+    def set_line_outcomes(self, issuer_id: str, rows: Sequence[dict[str, Any]]) -> None:
+        """:meth:`set_line_outcome` of many lines in one executemany: each row has the line's
+        ``id`` and the same other keys."""
+        if not rows:
+            return
+        keys = [key for key in rows[0] if key != "id"]
+        self.conn.execute(
+            sa.update(statement_lines)
+            .where(
+                statement_lines.c.issuer_id == sa.bindparam("b_issuer"),
+                statement_lines.c.id == sa.bindparam("b_id"),
+            )
+            .values({key: sa.bindparam(f"b_{key}") for key in keys}),
+            [
+                {"b_issuer": issuer_id, "b_id": row["id"], **{f"b_{k}": row[k] for k in keys}}
+                for row in rows
+            ],
+        )
+
     def get_statement(self, issuer_id: str, statement_id: str) -> StatementRecord | None:
         row = self.conn.execute(
             sa.select(statements).where(
