@@ -15,6 +15,7 @@ each, so one bad notification costs only its own request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -94,7 +95,9 @@ class Intake:
                     break
             results = self._store([w.inbound for w in batch])
             for waiting, result in zip(batch, results, strict=True):
-                waiting.loop.call_soon_threadsafe(_settle, waiting.future, result)
+                # RuntimeError: that request's event loop is gone, there is nobody to answer.
+                with contextlib.suppress(RuntimeError):
+                    waiting.loop.call_soon_threadsafe(_settle, waiting.future, result)
 
     def _store(self, items: list[pay.Inbound]) -> list[bool | BaseException]:
         try:
