@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from paydue.adapters.channels.base import OutboundMessage, SendResult
+from paydue.adapters.channels.letter import LetterExport
 from paydue.adapters.clock import SimulatedClock
 from paydue.adapters.db.tables import (
     allocations,
@@ -512,3 +514,18 @@ def test_an_idle_worker_sweeps_every_so_often(engine: Engine) -> None:
     worker.sweep_when_due()
     worker.run_once()
     assert engine.sent(invoice_id) == [("2026-12-01", "email", 0, 1)]
+
+
+def test_the_letters_of_each_sweep_go_out_as_one_batch(engine: Engine, tmp_path: Path) -> None:
+    letters = LetterExport(tmp_path, clock=engine.clock)
+    engine.container.channels = {**engine.channels, "letter": letters}  # type: ignore[misc]
+    engine.container.settings.collections_sweep_seconds = 1
+    worker = Worker(engine.container)
+    engine.at(date(2026, 12, 1), 9)
+    worker.last_sweep -= 10
+    worker.sweep_when_due()
+    first = letters.batch
+    engine.at(date(2026, 12, 1), 11)
+    worker.last_sweep -= 10
+    worker.sweep_when_due()
+    assert (first, letters.batch) == ("letters-20261201T080000", "letters-20261201T100000")

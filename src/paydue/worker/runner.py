@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from paydue.adapters.channels.letter import LetterExport
 from paydue.adapters.db.records import Job
 from paydue.bootstrap import Container
 from paydue.services import collections
@@ -139,6 +140,9 @@ class Worker:
             return
         self.last_sweep = time.monotonic()
         c = self.container
+        letters = c.channels.get("letter")
+        if isinstance(letters, LetterExport):
+            letters.start_batch()  # the letters of this sweep go to the print house as one batch
         try:
             collections.sweep(
                 c.uow, c.clock.now(), c.channels, links=c.links, secret=c.settings.secret_bytes
