@@ -423,7 +423,7 @@ def _apply(
         _record(uow, ev.PAYMENT_REVIEW_REQUIRED, _as_updated(payment, values))
         return f"{n.status.value}, held for review: {review}"
     if n.status == PaymentStatus.FAILED and payment.pay_link_id is not None:
-        uow.pay_links.record_failed_payment_of(payment.issuer_id, payment.pay_link_id)
+        uow.pay_links.record_failed_payment(payment.issuer_id, payment.pay_link_id)
     return n.status.value
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import tomllib
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cache, lru_cache
@@ -599,7 +599,3 @@ def _not_found(key: str, channel: str, language: str) -> NotFound:
     return NotFound(
         f"no template {template_name(key, channel, language)}", code="template_not_found"
     )
-
-
-def all_defaults() -> Iterator[tuple[tuple[str, str, str], TemplateSource]]:
-    yield from sorted(defaults().items())

@@ -543,29 +543,6 @@ class CollectionRepository:
 
     # --- messages -------------------------------------------------------------------------
 
-    def claim_steps(self, rows: Sequence[dict[str, Any]]) -> set[str]:
-        """Insert ``message_invoices`` rows unless the invoice's (step, attempt) is taken; the
-        invoice ids that were claimed. A concurrent claim of the same key waits for the other
-        transaction and then yields to it (``ON CONFLICT DO NOTHING``)."""
-        claimed: set[str] = set()
-        for row in rows:
-            stmt = (
-                insert(self.conn, message_invoices)
-                .values(**row)
-                .on_conflict_do_nothing(
-                    index_elements=[
-                        message_invoices.c.issuer_id,
-                        message_invoices.c.invoice_id,
-                        message_invoices.c.step_offset,
-                        message_invoices.c.attempt,
-                    ]
-                )
-                .returning(message_invoices.c.invoice_id)
-            )
-            if self.conn.execute(stmt).first() is not None:
-                claimed.add(row["invoice_id"])
-        return claimed
-
     def claim_messages(self, rows: Sequence[dict[str, Any]]) -> set[str]:
         """Insert the messages (dicts with the same keys) unless their (subject, step,
         attempt) is taken, in multi-row statements; the ids of those that went in."""
@@ -589,7 +566,7 @@ class CollectionRepository:
         return claimed
 
     def claim_steps_of(self, rows: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
-        """``claim_steps`` for the rows of many messages in multi-row statements: the
+        """Claim the (invoice, step, attempt) of many messages in multi-row statements: the
         (message_id, invoice_id) pairs that were claimed."""
         claimed: set[tuple[str, str]] = set()
         mi = message_invoices.c
@@ -613,48 +590,12 @@ class CollectionRepository:
                 )
             )
 
-    def claim_message(self, row: dict[str, Any]) -> bool:
-        """Insert a message unless its (subject, step, attempt) is taken; whether it went in."""
-        stmt = (
-            insert(self.conn, messages)
-            .values(**row)
-            .on_conflict_do_nothing(
-                index_elements=[
-                    messages.c.issuer_id,
-                    messages.c.subject_key,
-                    messages.c.step_offset,
-                    messages.c.attempt,
-                ]
-            )
-            .returning(messages.c.id)
-        )
-        return self.conn.execute(stmt).first() is not None
-
-    def drop_message(self, issuer_id: str, message_id: str) -> None:
-        self.conn.execute(
-            sa.delete(messages).where(
-                messages.c.issuer_id == issuer_id, messages.c.id == message_id
-            )
-        )
-
     def add_message(self, row: dict[str, Any]) -> None:
         self.conn.execute(sa.insert(messages).values(**row))
 
     def add_message_invoices(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
             self.conn.execute(sa.insert(message_invoices), list(rows))
-
-    def set_pay_links(self, issuer_id: str, message_id: str, links: dict[str, str]) -> None:
-        for invoice_id, link_id in links.items():
-            self.conn.execute(
-                sa.update(message_invoices)
-                .where(
-                    message_invoices.c.issuer_id == issuer_id,
-                    message_invoices.c.message_id == message_id,
-                    message_invoices.c.invoice_id == invoice_id,
-                )
-                .values(pay_link_id=link_id)
-            )
 
     def message(self, issuer_id: str, message_id: str) -> Message | None:
         row = self.conn.execute(

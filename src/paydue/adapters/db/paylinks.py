@@ -263,10 +263,7 @@ class PayLinkRepository:
             .values(tan_failures=pay_links.c.tan_failures - 1)
         )
 
-    def record_failed_payment(self, link: PayLink) -> None:
-        self.record_failed_payment_of(link.issuer_id, link.id)
-
-    def record_failed_payment_of(self, issuer_id: str, link_id: str) -> None:
+    def record_failed_payment(self, issuer_id: str, link_id: str) -> None:
         """Count a failed payment against a link (none when there is no such link)."""
         self.conn.execute(
             sa.update(pay_links)
